@@ -1,0 +1,27 @@
+/** The public API of moonwatch. Every export is listed by name. */
+export { MoonwatchError, isMoonwatchError } from './errors.ts';
+export { SystemClock, ManualClock, type Clock } from './clock.ts';
+export { createLogger, captureLogger, type Logger, type LogRecord } from './log.ts';
+
+export { AuditStore, METRICS, type Metric, type AuditStoreOptions } from './audit/store.ts';
+export { parseAddress, parseCidr, hostCidr, formatAddress, formatCidr, type IpAddress, type Cidr } from './audit/address.ts';
+export { SessionGauges, SERVICES, type GaugeHandle } from './audit/gauges.ts';
+export { SeriesRegistry, type SeriesType, type SeriesOptions, type SeriesInfo } from './audit/series.ts';
+
+export { ScriptFault } from './lua/errors.ts';
+export type { Budget } from './lua/vm.ts';
+
+export { createEngine, Engine, type EngineStatus, type ReloadResult } from './policy/engine.ts';
+export { DEFAULT_FAILURE_MODE, type EngineOptions, type FailureMode, type ScriptsOptions } from './policy/engine-options.ts';
+export { PHASES, type PhaseName, type PhaseSpec } from './policy/phases.ts';
+export { CONTINUE, type Verdict, type VerdictAction } from './policy/verdict.ts';
+export type {
+  AcceptedMessage,
+  CloseReason,
+  Deliver,
+  Endpoint,
+  MessageInput,
+  PolicyEngine,
+  PolicySession,
+  SessionOptions,
+} from './policy/session-api.ts';

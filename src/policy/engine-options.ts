@@ -1,0 +1,47 @@
+import type { AuditStore } from '../audit/store.ts';
+import type { Clock } from '../clock.ts';
+import type { Logger } from '../log.ts';
+import type { Budget } from '../lua/vm.ts';
+import type { SourceReader } from '../lua/sources.ts';
+
+/** What a script fault (runtime error, budget) turns into. Default: tempfail 451 4.3.0. */
+export interface FailureMode {
+  readonly action: 'tempfail' | 'reject' | 'disconnect';
+  readonly code: number;
+  readonly enhanced: string;
+  readonly text: string;
+}
+
+export const DEFAULT_FAILURE_MODE: FailureMode = Object.freeze({
+  action: 'tempfail',
+  code: 451,
+  enhanced: '4.3.0',
+  text: 'Temporary policy failure, please try again later',
+});
+
+export interface ScriptsOptions {
+  /** Absolute path of the scripts directory (the Lua module root). */
+  readonly dir: string;
+  /** Script sources in execution order, module paths relative to dir ("inbound.limits" or "inbound/limits"). */
+  readonly modules: readonly string[];
+  readonly allowIo?: boolean;
+  /** Opt-in alias msys.audit.connection → connections (spec lua-policy-api §14). */
+  readonly compatConnectionAlias?: boolean;
+  /** Debounce for the file watcher, ms. */
+  readonly reloadDebounceMs?: number;
+}
+
+export interface EngineOptions {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly store: AuditStore;
+  readonly scripts: ScriptsOptions;
+  readonly budget: Budget;
+  readonly failureMode?: FailureMode;
+  /** Receptions counted per recipient (default, spec §3) or per DATA transaction. */
+  readonly receptionUnit?: 'recipient' | 'message';
+  /** Used in replies such as `421 <hostname> ...`. */
+  readonly hostname?: string;
+  /** Where script sources are read from; defaults to the files under scripts.dir. */
+  readonly sources?: SourceReader;
+}

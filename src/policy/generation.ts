@@ -1,0 +1,306 @@
+import type { AuditStore } from '../audit/store.ts';
+import { monotonicMs, type Clock } from '../clock.ts';
+import type { Logger } from '../log.ts';
+import { lauxlib, lua, type LuaState } from '../lua/fengari.ts';
+import { ScriptFault } from '../lua/errors.ts';
+import { modulePathToFile, type SourceReader } from '../lua/sources.ts';
+import { LuaVm, type Budget } from '../lua/vm.ts';
+import type { MsysHost, Registration } from '../msys/host.ts';
+import { installMsys } from '../msys/install.ts';
+import { SessionObjects } from '../msys/session-objects.ts';
+import type { SessionState } from '../msys/session-state.ts';
+import type { MsysTypes } from '../msys/types.ts';
+import { isUsableMethod, PHASES, type PhaseSpec } from './phases.ts';
+
+export interface GenerationOptions {
+  readonly id: number;
+  readonly sources: SourceReader;
+  /** Configured script sources in stanza order. */
+  readonly modules: readonly string[];
+  /** Content hash of the sources, to skip rebuilding unchanged scripts. */
+  readonly hash: string;
+  readonly store: AuditStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly budget: Budget;
+  readonly allowIo?: boolean;
+  readonly compatConnectionAlias?: boolean;
+  readonly warnOnce: (key: string, message: string) => void;
+}
+
+/** A registered module with the callouts it defines, as function refs. */
+interface LoadedModule {
+  readonly name: string;
+  readonly script: string;
+  readonly tableRef: number;
+  /** callout name → registry ref of the function. */
+  readonly callouts: Map<string, number>;
+}
+
+/** Per-session Lua state in this generation: the objects and each module's `self`. */
+export interface LuaSession {
+  readonly objects: SessionObjects;
+  /** Module index → registry ref of its `self` table for this connection. */
+  readonly selfRefs: (number | undefined)[];
+  /** Modules that ran a callout in this session (only they get validate_dealloc). */
+  readonly ran: boolean[];
+  logger: Logger;
+}
+
+/** What running one callout produced. */
+export type CalloutResult = { kind: 'cont' } | { kind: 'done' } | { kind: 'fault'; fault: ScriptFault; module: string };
+
+/**
+ * One script generation: every configured script compiled in a fresh VM, init
+ * run, registrations checked. Sessions pin a generation at connect; a reload
+ * builds a new one and the old one is closed when its last session ends.
+ */
+export class Generation {
+  readonly id: number;
+  readonly hash: string;
+  readonly scripts: readonly string[];
+  sessions = 0;
+  private readonly vm: LuaVm;
+  private readonly host: MsysHost;
+  private readonly types: MsysTypes;
+  private readonly modules: LoadedModule[] = [];
+  private readonly phaseModules = new Map<string, number[]>();
+  private printLogger: Logger;
+  private closed = false;
+
+  /** Builds and initialises a generation; throws ScriptFault (kind 'load') on any failure. */
+  static build(opts: GenerationOptions): Generation {
+    const gen = new Generation(opts);
+    try {
+      gen.load(opts);
+    } catch (err) {
+      gen.vm.close();
+      throw err;
+    }
+    return gen;
+  }
+
+  private constructor(private readonly opts: GenerationOptions) {
+    this.id = opts.id;
+    this.hash = opts.hash;
+    this.scripts = opts.modules;
+    this.printLogger = opts.logger;
+    this.vm = new LuaVm({
+      sources: opts.sources,
+      logger: opts.logger,
+      budget: opts.budget,
+      allowIo: opts.allowIo ?? false,
+      // print goes to the logger of whichever session is running (spec §12.4).
+      onPrint: (text) => this.printLogger.info({ script_print: true, generation: this.id }, text),
+    });
+    const registrations: Registration[] = [];
+    this.host = {
+      store: opts.store,
+      clock: opts.clock,
+      logger: opts.logger,
+      session: null,
+      register: (reg) => registrations.push(reg),
+      warnOnce: opts.warnOnce,
+      compatConnectionAlias: opts.compatConnectionAlias ?? false,
+    };
+    this.types = installMsys(this.vm, this.host);
+    this.pendingRegistrations = registrations;
+  }
+
+  private pendingRegistrations: Registration[];
+
+  private load(opts: GenerationOptions): void {
+    const L = this.vm.L;
+    const byName = new Map<string, number>();
+    for (const script of opts.modules) {
+      const before = this.pendingRegistrations.length;
+      try {
+        this.vm.requireModule(script, opts.budget);
+      } catch (err) {
+        // An error while a script's top level runs fails the build like a syntax error.
+        throw err instanceof ScriptFault && err.kind !== 'load' ? asLoadFault(err, scriptFile(script)) : err;
+      }
+      const added = this.pendingRegistrations.slice(before);
+      if (added.length === 0) {
+        throw loadFault(`script '${script}' did not call msys.registerModule`, script);
+      }
+      for (const reg of added) {
+        const usable = reg.methods.filter(isUsableMethod);
+        if (usable.length === 0) {
+          throw loadFault(`no usable methods found for module ${reg.name} in registerModule call`, script);
+        }
+        const callouts = new Map<string, number>();
+        for (const method of usable) {
+          lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, reg.ref);
+          lua.lua_getfield(L, -1, method);
+          callouts.set(method, lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX) as number);
+          lua.lua_pop(L, 1);
+        }
+        const module: LoadedModule = { name: reg.name, script: scriptFile(script), tableRef: reg.ref, callouts };
+        // A later registration under an existing name replaces the earlier one (spec §1.3).
+        const existing = byName.get(reg.name);
+        if (existing !== undefined) {
+          opts.logger.warn({ module: reg.name, script }, 'module registered twice; the later registration replaces the earlier');
+          this.modules[existing] = module;
+        } else {
+          byName.set(reg.name, this.modules.length);
+          this.modules.push(module);
+        }
+      }
+    }
+    for (const phase of PHASES) {
+      const idx = this.modules.flatMap((m, i) => (m.callouts.has(phase.callout) ? [i] : []));
+      this.phaseModules.set(phase.callout, idx);
+    }
+    this.runLifecycle('init', true);
+  }
+
+  /** Runs init (must return true) or deinit on every module that defines it. */
+  private runLifecycle(method: 'init' | 'deinit', strict: boolean): void {
+    const L = this.vm.L;
+    for (const m of this.modules) {
+      const ref = m.callouts.get(method);
+      if (ref === undefined) continue;
+      lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, ref);
+      lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, m.tableRef); // self = the module table
+      try {
+        this.vm.call(1, 1, this.opts.budget);
+      } catch (err) {
+        if (!strict) {
+          this.opts.logger.error({ module: m.name, err }, `${method} failed`);
+          continue;
+        }
+        throw err instanceof ScriptFault ? asLoadFault(err, `${m.name}:${method}`) : err;
+      }
+      const ok = lua.lua_toboolean(L, -1) && lua.lua_type(L, -1) === lua.LUA_TBOOLEAN;
+      const shown = lua.lua_type(L, -1) === lua.LUA_TNIL ? 'nil' : String(lua.lua_tojsstring(L, -1) ?? lua.lua_typename(L, lua.lua_type(L, -1)));
+      lua.lua_pop(L, 1);
+      if (strict && !ok) throw loadFault(`${m.name}:init returned ${shown}, expected true`, m.script);
+    }
+  }
+
+  openSession(state: SessionState, logger: Logger): LuaSession {
+    this.sessions++;
+    return {
+      objects: new SessionObjects(this.vm.L, this.types, state),
+      selfRefs: new Array(this.modules.length),
+      ran: new Array(this.modules.length).fill(false),
+      logger,
+    };
+  }
+
+  /** Module names that define the phase's callout, in execution order. */
+  hasCallouts(phase: PhaseSpec): boolean {
+    return (this.phaseModules.get(phase.callout)?.length ?? 0) > 0;
+  }
+
+  /**
+   * Runs the phase's callout of every module in order until one returns DONE
+   * or faults. The deadline spans the whole phase: later modules get what the
+   * earlier ones left.
+   */
+  runPhase(session: LuaSession, phase: PhaseSpec, str?: string): CalloutResult {
+    const order = this.phaseModules.get(phase.callout) ?? [];
+    if (order.length === 0) return CONT;
+    const L = this.vm.L;
+    this.host.session = session.objects.state;
+    this.printLogger = session.logger;
+    const started = monotonicMs();
+    try {
+      for (const i of order) {
+        const m = this.modules[i]!;
+        if (phase.name === 'dealloc' && !session.ran[i]) continue;
+        session.ran[i] = true;
+        lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, m.callouts.get(phase.callout)!);
+        this.pushSelf(L, session, i);
+        for (const arg of phase.args) this.pushArg(L, session, arg, str);
+        const wallMs = Math.max(1, this.opts.budget.wallMs - (monotonicMs() - started));
+        try {
+          this.vm.call(phase.args.length + 1, 1, { instructions: this.opts.budget.instructions, wallMs });
+        } catch (err) {
+          if (err instanceof ScriptFault) return { kind: 'fault', fault: err, module: m.name };
+          throw err;
+        }
+        const t = lua.lua_type(L, -1);
+        const value = t === lua.LUA_TNUMBER ? (lua.lua_tonumber(L, -1) as number) : undefined;
+        lua.lua_pop(L, 1);
+        if (value === undefined && phase.name !== 'dealloc') {
+          // Spec §17 #4: log Momentum's own line and carry on as CONT.
+          session.logger.warn({ module: m.name, script: m.script, phase: phase.name }, `${phase.callout} error: (null)`);
+        }
+        if (value === 1) return DONE; // VALIDATE_DONE stops the rest of the phase
+      }
+      return CONT;
+    } finally {
+      this.host.session = null;
+      this.printLogger = this.opts.logger;
+    }
+  }
+
+  /** Frees the session's Lua objects; the generation closes once retired and idle. */
+  closeSession(session: LuaSession): void {
+    const L = this.vm.L;
+    session.objects.release();
+    for (const ref of session.selfRefs) if (ref !== undefined) lauxlib.luaL_unref(L, lua.LUA_REGISTRYINDEX, ref);
+    this.sessions--;
+  }
+
+  /** Runs deinit and closes the VM. Called once the generation is retired and has no sessions. */
+  dispose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.runLifecycle('deinit', false);
+    this.vm.close();
+  }
+
+  private pushSelf(L: LuaState, session: LuaSession, i: number): void {
+    const ref = session.selfRefs[i];
+    if (ref !== undefined) {
+      lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, ref);
+      return;
+    }
+    // One plain table per (module, connection), no metatable (spec §2.4).
+    lua.lua_createtable(L, 0, 0);
+    lua.lua_pushvalue(L, -1);
+    session.selfRefs[i] = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX) as number;
+  }
+
+  private pushArg(L: LuaState, session: LuaSession, arg: PhaseSpec['args'][number], str: string | undefined): void {
+    switch (arg) {
+      case 'ac':
+        session.objects.pushAc(L);
+        return;
+      case 'vctx':
+        session.objects.pushVctx(L);
+        return;
+      case 'msg':
+        session.objects.pushMsg(L);
+        return;
+      case 'str':
+        this.types.ecString.push(L, { text: str ?? '' });
+        return;
+    }
+  }
+}
+
+const CONT: CalloutResult = { kind: 'cont' };
+const DONE: CalloutResult = { kind: 'done' };
+
+/** "inbound.limits" → "inbound/limits.lua", for log lines; a bad name is reported by require itself. */
+function scriptFile(source: string): string {
+  try {
+    return modulePathToFile(source);
+  } catch {
+    return source;
+  }
+}
+
+function loadFault(message: string, script: string): ScriptFault {
+  return new ScriptFault('load', `${scriptFile(script)}: ${message}`);
+}
+
+/** An init that failed at run time fails the build: same position, kind 'load'. */
+function asLoadFault(err: ScriptFault, where: string): ScriptFault {
+  const message = err.script === undefined ? `${where}: ${err.luaMessage}` : err.luaMessage.replace(/^(.*?:\d+:)\s*/, `$1 ${where}: `);
+  return new ScriptFault('load', message, { cause: err });
+}

@@ -1,0 +1,65 @@
+/**
+ * The SMTP phases a session runs, declared once (spec lua-policy-api §2.1).
+ * Everything that needs to know phase order, callout names or argument lists
+ * reads this table: the runner, registerModule's check, the logs.
+ */
+export type CalloutArg = 'ac' | 'vctx' | 'msg' | 'str';
+
+export interface PhaseSpec {
+  readonly name: PhaseName;
+  /** The method a module defines to take part in the phase. */
+  readonly callout: string;
+  /** Arguments after the implicit self, in order. */
+  readonly args: readonly CalloutArg[];
+}
+
+export type PhaseName = 'accept' | 'connect' | 'ehlo' | 'mailfrom' | 'rcptto' | 'data' | 'data_spool' | 'each_rcpt' | 'dealloc';
+
+export const PHASES: readonly PhaseSpec[] = Object.freeze([
+  { name: 'accept', callout: 'core_validate_accept', args: ['ac', 'vctx'] },
+  { name: 'connect', callout: 'validate_connect', args: ['ac', 'vctx'] },
+  { name: 'ehlo', callout: 'validate_ehlo', args: ['str', 'ac', 'vctx'] },
+  { name: 'mailfrom', callout: 'validate_mailfrom', args: ['str', 'ac', 'vctx'] },
+  { name: 'rcptto', callout: 'validate_rcptto', args: ['msg', 'str', 'ac', 'vctx'] },
+  { name: 'data', callout: 'validate_data', args: ['msg', 'ac', 'vctx'] },
+  { name: 'data_spool', callout: 'validate_data_spool', args: ['msg', 'ac', 'vctx'] },
+  { name: 'each_rcpt', callout: 'validate_data_spool_each_rcpt', args: ['msg', 'ac', 'vctx'] },
+  // Only for modules that ran earlier in the session; self is still available.
+  { name: 'dealloc', callout: 'validate_dealloc', args: [] },
+] as const);
+
+export const PHASE: Readonly<Record<PhaseName, PhaseSpec>> = Object.freeze(
+  Object.fromEntries(PHASES.map((p) => [p.name, p])) as Record<PhaseName, PhaseSpec>,
+);
+
+/** Lifecycle methods run by the generation, not by a session. */
+export const LIFECYCLE_METHODS: readonly string[] = ['init', 'deinit'];
+
+/**
+ * Hook names Momentum scripts define that this host recognises but does not
+ * run (delivery side, list phases, binding). A module defining only these is
+ * still a valid registration; it is logged once at debug.
+ */
+export const RECOGNISED_NOT_RUN: readonly string[] = [
+  'validate_rcptto_list',
+  'validate_rcptto_list_final',
+  'validate_set_binding',
+  'core_final_validation',
+  'core_post_msg_each_rcpt',
+  'core_pre_msg_each_rcpt',
+  'core_pre_mailq_message_requeue',
+  'msg_gen_data_spool',
+  'core_config_get_message_routing_domain',
+  'core_validate_auth_hook',
+  'ac_auth_perform_auth',
+  'ac_auth_log_auth_failure',
+  'core_log_delivery_v1',
+  'core_log_permanent_failure_v1',
+  'core_log_transient_failure_v1',
+];
+
+const USABLE = new Set<string>([...PHASES.map((p) => p.callout), ...LIFECYCLE_METHODS, ...RECOGNISED_NOT_RUN]);
+
+export function isUsableMethod(name: string): boolean {
+  return USABLE.has(name);
+}

@@ -1,0 +1,262 @@
+import { parseAddress } from '../audit/address.ts';
+import type { GaugeHandle } from '../audit/gauges.ts';
+import type { AuditStore } from '../audit/store.ts';
+import { monotonicMs, type Clock } from '../clock.ts';
+import { errorMessage } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { parseMessage, serializeMessage } from '../msys/headers.ts';
+import { emptyDisposition, type MessageState, type SessionState } from '../msys/session-state.ts';
+import { verdictFromDisposition } from './disposition.ts';
+import type { FailureMode } from './engine-options.ts';
+import type { Generation, LuaSession } from './generation.ts';
+import { PHASE, type PhaseSpec } from './phases.ts';
+import type { CloseReason, Deliver, MessageInput, PolicySession, SessionOptions } from './session-api.ts';
+import { CONTINUE, isRejection, type Verdict } from './verdict.ts';
+
+/** What every session of an engine shares. */
+export interface SessionEnvironment {
+  readonly store: AuditStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly failureMode: FailureMode;
+  readonly receptionUnit: 'recipient' | 'message';
+  readonly hostname: string;
+  /** Called once when the session closes, so the engine can retire its generation. */
+  readonly onClose: (generation: Generation) => void;
+}
+
+/**
+ * One inbound connection driven through the policy. It records the audit
+ * events itself (a connection at accept, a rejection per 4xx/5xx, receptions
+ * after the sink confirmed), so every front counts the same way, and it owns
+ * the SMTP gauge, which it closes exactly once.
+ */
+export class Session implements PolicySession {
+  readonly id: string;
+  readonly generation: number;
+  private readonly state: SessionState;
+  private readonly lua: LuaSession;
+  private readonly gauge: GaugeHandle;
+  private readonly log: Logger;
+  private messageCount = 0;
+  private closed = false;
+
+  constructor(
+    private readonly env: SessionEnvironment,
+    private readonly gen: Generation,
+    id: string,
+    opts: SessionOptions,
+  ) {
+    this.id = id;
+    this.generation = gen.id;
+    // Parsed once: the per-event store path never parses address text.
+    const peer = parseAddress(opts.remote.address);
+    // Counted at accept, before any policy runs, so the session sees itself.
+    env.store.record('connections', peer);
+    this.gauge = env.store.gauges.open('SMTP', peer, opts.listener);
+    this.state = {
+      id,
+      connId: id,
+      peer,
+      peerText: opts.remote.address.replace(/^::ffff:(?=\d+\.)/i, ''),
+      peerPort: opts.remote.port,
+      ...(opts.local ? { localText: opts.local.address, localPort: opts.local.port } : {}),
+      ...(opts.listener === undefined ? {} : { listener: opts.listener }),
+      hostname: opts.hostname ?? env.hostname,
+      vctxConn: new Map(),
+      vctxMess: new Map(),
+      disposition: emptyDisposition(),
+      message: null,
+    };
+    this.log = env.logger.child({ session: id, peer: this.state.peerText, generation: gen.id });
+    this.lua = gen.openSession(this.state, this.log);
+  }
+
+  async connect(): Promise<Verdict> {
+    const accepted = this.phase(PHASE.accept);
+    if (accepted.action !== 'continue') return accepted;
+    const connected = this.phase(PHASE.connect);
+    // A tarpit asked for at accept still applies to the greeting.
+    return accepted.tarpitMs > 0 ? { ...connected, tarpitMs: connected.tarpitMs + accepted.tarpitMs } : connected;
+  }
+
+  async ehlo(name: string): Promise<Verdict> {
+    this.state.ehlo = name;
+    this.state.vctxConn.set('ehlo_string', name);
+    this.state.vctxConn.set('ehlo_domain', name.split(/\s+/)[0] ?? '');
+    return this.phase(PHASE.ehlo, name);
+  }
+
+  async mailFrom(address: string): Promise<Verdict> {
+    const bare = bareAddress(address);
+    this.reset();
+    this.state.message = { id: `${this.id}.${++this.messageCount}`, mailFrom: bare, recipients: [] };
+    const at = bare.lastIndexOf('@');
+    const mess = this.state.vctxMess;
+    mess.set('mailfrom_string', `MAIL FROM:<${bare}>`);
+    mess.set('mailfrom_localpart', at >= 0 ? bare.slice(0, at) : bare);
+    mess.set('mailfrom_domain', at >= 0 ? bare.slice(at + 1) : '');
+    const verdict = this.phase(PHASE.mailfrom, bare);
+    if (isRejection(verdict)) this.state.message = null;
+    return verdict;
+  }
+
+  async rcptTo(address: string): Promise<Verdict> {
+    const message = this.requireMessage('RCPT');
+    const bare = bareAddress(address);
+    message.currentRcpt = bare;
+    const at = bare.lastIndexOf('@');
+    const mess = this.state.vctxMess;
+    mess.set('rcptto_string', `RCPT TO:<${bare}>`);
+    mess.set('rcptto_localpart', at >= 0 ? bare.slice(0, at) : bare);
+    mess.set('rcptto_domain', at >= 0 ? bare.slice(at + 1) : '');
+    const verdict = this.phase(PHASE.rcptto, bare);
+    if (!isRejection(verdict)) {
+      // msg:rcptto may have rewritten the recipient during the callout.
+      message.recipients.push(message.currentRcpt ?? bare);
+      mess.set('message_rcpt_count', String(message.recipients.length));
+      const conn = this.state.vctxConn;
+      conn.set('connection_rcpt_count', String(Number(conn.get('connection_rcpt_count') ?? '0') + 1));
+    }
+    delete message.currentRcpt;
+    return verdict;
+  }
+
+  async data(input: MessageInput, deliver: Deliver): Promise<Verdict> {
+    const message = this.requireMessage('DATA');
+    message.body = parseMessage(input.raw);
+    let tarpitMs = 0;
+    let custom: Verdict | undefined;
+    // One copy is spooled per recipient; a rejection of any copy rejects the
+    // transaction, because a single SMTP reply answers the whole DATA.
+    const steps: [PhaseSpec, string | undefined][] = [
+      [PHASE.data, undefined],
+      [PHASE.data_spool, undefined],
+      ...message.recipients.map((r): [PhaseSpec, string] => [PHASE.each_rcpt, r]),
+    ];
+    for (const [phase, rcpt] of steps) {
+      if (rcpt !== undefined) message.currentRcpt = rcpt;
+      const v = this.phase(phase);
+      if (isRejection(v)) return this.endTransaction(v);
+      tarpitMs += v.tarpitMs;
+      if (v.code !== undefined) custom = v;
+    }
+    delete message.currentRcpt;
+    try {
+      await deliver({
+        sessionId: this.id,
+        mailFrom: message.mailFrom,
+        recipients: [...message.recipients],
+        raw: serializeMessage(message.body),
+      });
+    } catch (err) {
+      this.log.error({ err: errorMessage(err), phase: 'deliver' }, 'message was not accepted by the sink');
+      this.env.store.record('rejections', this.state.peer);
+      return this.endTransaction(deliveryFailure(err));
+    }
+    // Counted only once the sink has the message: nothing acknowledged is lost,
+    // and nothing lost is counted as received.
+    const receptions = this.env.receptionUnit === 'recipient' ? message.recipients.length : 1;
+    for (let i = 0; i < receptions; i++) this.env.store.record('receptions', this.state.peer);
+    const conn = this.state.vctxConn;
+    conn.set('connection_message_count', String(Number(conn.get('connection_message_count') ?? '0') + 1));
+    const reply = custom ?? CONTINUE;
+    return this.endTransaction(tarpitMs > 0 ? { ...reply, tarpitMs } : reply);
+  }
+
+  reset(): void {
+    this.state.message = null;
+    this.state.vctxMess = new Map();
+  }
+
+  protocolRejection(code: number): void {
+    if (this.closed || !(code >= 400 && code <= 599)) return;
+    this.env.store.record('rejections', this.state.peer);
+  }
+
+  close(reason: CloseReason): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      const result = this.gen.runPhase(this.lua, PHASE.dealloc);
+      if (result.kind === 'fault') this.logFault(PHASE.dealloc, result.module, result.fault);
+    } finally {
+      this.gen.closeSession(this.lua);
+      this.gauge.close();
+      this.log.debug({ reason }, 'session closed');
+      this.env.onClose(this.gen);
+    }
+  }
+
+  private endTransaction(v: Verdict): Verdict {
+    this.reset();
+    return v;
+  }
+
+  private requireMessage(command: string): MessageState {
+    if (this.state.message === null) throw new Error(`${command} before MAIL FROM: the front must not call this`);
+    return this.state.message;
+  }
+
+  /** Runs one phase and turns its disposition (or fault) into the verdict. */
+  private phase(spec: PhaseSpec, str?: string): Verdict {
+    if (this.closed) throw new Error(`session ${this.id} is closed`);
+    if (!this.gen.hasCallouts(spec)) return CONTINUE;
+    this.state.disposition = emptyDisposition();
+    const started = monotonicMs();
+    const result = this.gen.runPhase(this.lua, spec, str);
+    let verdict: Verdict;
+    if (result.kind === 'fault') {
+      this.logFault(spec, result.module, result.fault);
+      verdict = this.failureVerdict();
+    } else {
+      verdict = verdictFromDisposition(this.state.disposition, this.state.hostname);
+    }
+    if (isRejection(verdict)) this.env.store.record('rejections', this.state.peer);
+    this.log.info(
+      {
+        phase: spec.name,
+        verdict: verdict.action,
+        ...(verdict.code === undefined ? {} : { code: verdict.code }),
+        ...(verdict.tarpitMs > 0 ? { tarpit_ms: verdict.tarpitMs } : {}),
+        duration_ms: Math.round((monotonicMs() - started) * 1000) / 1000,
+      },
+      'phase decision',
+    );
+    return verdict;
+  }
+
+  private failureVerdict(): Verdict {
+    const f = this.env.failureMode;
+    return { action: f.action, code: f.code, enhanced: f.enhanced, text: f.text, tarpitMs: 0, fault: true };
+  }
+
+  private logFault(spec: PhaseSpec, module: string, fault: { code: string; script?: string; line?: number; luaMessage: string; kind: string }): void {
+    this.log.error(
+      { phase: spec.name, module, script: fault.script, line: fault.line, fault: fault.kind, code: fault.code },
+      `${spec.callout} error: ${fault.luaMessage}`,
+    );
+  }
+}
+
+/** "<a@b> SIZE=10" → "a@b": scripts see the bare address (spec §17 #14). */
+function bareAddress(text: string): string {
+  const m = /<([^>]*)>/.exec(text);
+  return (m ? m[1]! : text.trim().split(/\s+/)[0] ?? '').trim();
+}
+
+/** A sink that answers with an SMTP status (relay) passes it back; anything else is 451 4.3.0. */
+function deliveryFailure(err: unknown): Verdict {
+  const e = err as { smtpCode?: unknown; responseCode?: unknown; enhanced?: unknown; smtpText?: unknown };
+  const code = typeof e.smtpCode === 'number' ? e.smtpCode : typeof e.responseCode === 'number' ? e.responseCode : undefined;
+  if (code !== undefined && code >= 400 && code <= 599) {
+    return {
+      action: code >= 500 ? 'reject' : 'tempfail',
+      code,
+      ...(typeof e.enhanced === 'string' ? { enhanced: e.enhanced } : {}),
+      text: typeof e.smtpText === 'string' ? e.smtpText : 'Message refused by next hop',
+      tarpitMs: 0,
+    };
+  }
+  return { action: 'tempfail', code: 451, enhanced: '4.3.0', text: 'Message could not be stored, try again later', tarpitMs: 0 };
+}
