@@ -10,6 +10,16 @@ export interface ScriptWatcherOptions {
 }
 
 /**
+ * chokidar drops a second `change` event for the same file within 50 ms of
+ * the first (index.js `_throttle(EV.CHANGE, path, 50)`), with no trailing
+ * event: an editor that saves twice in quick succession would leave the first
+ * save live. So every burst of events is followed by one more check after the
+ * throttle window; an unchanged snapshot makes that check cheap.
+ */
+const TRAILING_CHECK_MS = 75;
+const TRAILING = '(trailing check)';
+
+/**
  * Watches the scripts directory and calls onChange once per burst of file
  * events. Rebuilds never overlap: events arriving during a rebuild schedule
  * one more rebuild afterwards, so the last save always wins.
@@ -17,6 +27,7 @@ export interface ScriptWatcherOptions {
 export class ScriptWatcher {
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private trailing: NodeJS.Timeout | undefined;
   private pending = new Set<string>();
   private running: Promise<void> | undefined;
 
@@ -36,13 +47,21 @@ export class ScriptWatcher {
 
   async close(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    if (this.trailing) clearTimeout(this.trailing);
+    this.timer = this.trailing = undefined;
     await this.watcher?.close();
     this.watcher = undefined;
     await this.running;
   }
 
   private schedule(path: string): void {
+    if (path !== TRAILING) {
+      if (this.trailing) clearTimeout(this.trailing);
+      this.trailing = setTimeout(() => {
+        this.trailing = undefined;
+        if (this.watcher) this.schedule(TRAILING);
+      }, this.opts.debounceMs + TRAILING_CHECK_MS);
+    }
     this.pending.add(path);
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => void this.fire(), this.opts.debounceMs);

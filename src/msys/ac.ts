@@ -43,7 +43,7 @@ export function defineAcType(L: LuaState, host: MsysHost, types: () => MsysTypes
       const self = ac.check(Ls, 1);
       switch (key) {
         case 'remote_addr':
-          types().sockaddr.push(Ls, self.remoteAddr);
+          self.pushRemoteAddr(Ls);
           return 1;
         case 'conn_id':
           lua.lua_pushliteral(Ls, self.state.connId);

@@ -18,6 +18,7 @@ export class SessionObjects {
   private acRef = lua.LUA_NOREF as number;
   private vctxRef = lua.LUA_NOREF as number;
   private msgRef = lua.LUA_NOREF as number;
+  private remoteAddrRef = lua.LUA_NOREF as number;
   private msgFor: MessageState | null = null;
   readonly remoteAddr: SockAddr;
 
@@ -31,6 +32,11 @@ export class SessionObjects {
 
   pushAc(L: LuaState): void {
     this.acRef = this.pushCached(L, this.acRef, () => this.types.ac.push(L, this));
+  }
+
+  /** ac.remote_addr: one sockaddr per session, so repeated reads allocate nothing. */
+  pushRemoteAddr(L: LuaState): void {
+    this.remoteAddrRef = this.pushCached(L, this.remoteAddrRef, () => this.types.sockaddr.push(L, this.remoteAddr));
   }
 
   pushVctx(L: LuaState): void {
@@ -56,7 +62,8 @@ export class SessionObjects {
     this.unref(this.acRef);
     this.unref(this.vctxRef);
     this.unref(this.msgRef);
-    this.acRef = this.vctxRef = this.msgRef = lua.LUA_NOREF as number;
+    this.unref(this.remoteAddrRef);
+    this.acRef = this.vctxRef = this.msgRef = this.remoteAddrRef = lua.LUA_NOREF as number;
   }
 
   private pushCached(L: LuaState, ref: number, create: () => void): number {

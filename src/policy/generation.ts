@@ -214,9 +214,10 @@ export class Generation {
         lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, m.callouts.get(phase.callout)!);
         this.pushSelf(L, session, i);
         for (const arg of phase.args) this.pushArg(L, session, arg, str);
-        const wallMs = Math.max(1, this.opts.budget.wallMs - (monotonicMs() - started));
+        // The deadline spans the phase: a later module gets what the earlier ones left.
+        const budget = i === order[0] ? this.opts.budget : this.remaining(started);
         try {
-          this.vm.call(phase.args.length + 1, 1, { instructions: this.opts.budget.instructions, wallMs });
+          this.vm.call(phase.args.length + 1, 1, budget);
         } catch (err) {
           if (err instanceof ScriptFault) return { kind: 'fault', fault: err, module: m.name };
           throw err;
@@ -235,6 +236,11 @@ export class Generation {
       this.host.session = null;
       this.printLogger = this.opts.logger;
     }
+  }
+
+  private remaining(started: number): Budget {
+    const wallMs = Math.max(1, this.opts.budget.wallMs - (monotonicMs() - started));
+    return { instructions: this.opts.budget.instructions, wallMs };
   }
 
   /** Frees the session's Lua objects; the generation closes once retired and idle. */

@@ -213,16 +213,19 @@ export class Session implements PolicySession {
       verdict = verdictFromDisposition(this.state.disposition, this.state.hostname);
     }
     if (isRejection(verdict)) this.env.store.record('rejections', this.state.peer);
-    this.log.info(
-      {
-        phase: spec.name,
-        verdict: verdict.action,
-        ...(verdict.code === undefined ? {} : { code: verdict.code }),
-        ...(verdict.tarpitMs > 0 ? { tarpit_ms: verdict.tarpitMs } : {}),
-        duration_ms: Math.round((monotonicMs() - started) * 1000) / 1000,
-      },
-      'phase decision',
-    );
+    // Building the line costs as much as a small script; skip it when info is off.
+    if (this.log.isLevelEnabled('info')) {
+      this.log.info(
+        {
+          phase: spec.name,
+          verdict: verdict.action,
+          ...(verdict.code === undefined ? {} : { code: verdict.code }),
+          ...(verdict.tarpitMs > 0 ? { tarpit_ms: verdict.tarpitMs } : {}),
+          duration_ms: Math.round((monotonicMs() - started) * 1000) / 1000,
+        },
+        'phase decision',
+      );
+    }
     return verdict;
   }
 

@@ -57,7 +57,7 @@ export function medianMicros(fn: (i: number) => void, opts: { samples?: number; 
   const batch = opts.batch ?? 1000;
   const times: number[] = [];
   let i = 0;
-  for (let w = 0; w < batch; w++) fn(i++); // warm-up
+  for (let w = 0; w < Math.max(batch, 20_000); w++) fn(i++); // warm-up: let the JIT settle
   for (let s = 0; s < samples; s++) {
     const t0 = process.hrtime.bigint();
     for (let b = 0; b < batch; b++) fn(i++);
@@ -75,7 +75,7 @@ export async function medianMicrosAsync(
   const batch = opts.batch ?? 200;
   const times: number[] = [];
   let i = 0;
-  for (let w = 0; w < batch; w++) await fn(i++);
+  for (let w = 0; w < Math.max(batch, 20_000); w++) await fn(i++); // let the JIT settle
   for (let s = 0; s < samples; s++) {
     const t0 = process.hrtime.bigint();
     for (let b = 0; b < batch; b++) await fn(i++);

@@ -29,7 +29,7 @@ msys.registerModule("trivial", m)
 
 export default async function bench(): Promise<BenchResult[]> {
   const clock = new ManualClock(Date.UTC(2026, 10, 22, 10, 0, 0));
-  const logger = createLogger({ level: 'warn' });
+  const logger = createLogger({ level: process.env['BENCH_LOG'] ?? 'warn' });
   const store = new AuditStore({ clock, logger, monitors: ['300,6', '1800,4'] });
   const peer = parseAddress('192.0.2.10');
   for (let i = 0; i < 1000; i++) store.record('connections', parseAddress(`10.0.${i >> 8}.${i & 255}`));
