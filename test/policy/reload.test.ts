@@ -106,6 +106,27 @@ msys.registerModule("gate", m)`);
     }
   });
 
+  it('picks up saves made back to back, inside chokidar\'s 50 ms change throttle', async () => {
+    const t = await testEngine({ scripts: { 'gate.lua': policy(550) }, scriptOptions: { reloadDebounceMs: 10 } });
+    await t.engine.watch();
+    try {
+      // Each save is made the moment the previous one went live, ~40 ms after chokidar
+      // reported it: inside the window in which chokidar drops further change events.
+      let missed = 0;
+      for (let round = 0; round < 20; round++) {
+        const before = t.engine.status().generation;
+        t.write('gate.lua', policy(551 + (round % 2)) + `-- ${round}\n`);
+        const deadline = Date.now() + 1000;
+        while (t.engine.status().generation === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+        if (t.engine.status().generation === before) missed++;
+      }
+      expect(missed).toBe(0);
+      expect((await runSession(t, '192.0.2.1')).verdicts['connect']!.code).toBe(552);
+    } finally {
+      await t.engine.close();
+    }
+  });
+
   it('serves 1,000 sessions while the scripts are rewritten 50 times, valid and broken in turn', async () => {
     const t = await testEngine({ scripts: { 'gate.lua': policy(550) }, overrides: { budget: { instructions: 200_000, wallMs: 50 } } });
     const versions = [
