@@ -90,6 +90,8 @@ export class Generation {
       logger: opts.logger,
       budget: opts.budget,
       allowIo: opts.allowIo ?? false,
+      // os.time()/os.date() follow the injected clock, so fixtures on a virtual clock agree.
+      clock: opts.clock,
       // print goes to the logger of whichever session is running (spec §12.4).
       onPrint: (text) => this.printLogger.info({ script_print: true, generation: this.id }, text),
     });

@@ -1,0 +1,132 @@
+import type { Logger } from '../log.ts';
+import type { Cidr, IpAddress } from './address.ts';
+import { checkAddress, checkCidr } from './cidr-arg.ts';
+import { UnknownServiceError } from './errors.ts';
+import { PrefixCounter } from './prefix-counter.ts';
+import { unlimitedBudget } from './track-budget.ts';
+
+/**
+ * Live session counts per service (spec §6): a gauge, no history. A session is
+ * counted from open (accept time, so a policy sees itself) until close.
+ */
+export const SERVICES: readonly string[] = ['SMTP', 'ECStream', 'Control', 'ECmmove2', 'ECCluster', 'inbound_cidr'];
+
+/** Services a session can belong to; inbound_cidr is a cluster-wide view, not a service of its own. */
+const OPENABLE: ReadonlySet<string> = new Set(['SMTP', 'ECStream', 'Control', 'ECmmove2', 'ECCluster']);
+const CLUSTER_VIEW = 'inbound_cidr';
+const MAX_LISTENER = 256;
+/** Names are warned about once each; past this many, a script inventing names is not allowed to grow the set. */
+const MAX_WARNED = 64;
+
+export interface GaugeHandle {
+  /** Idempotent: the second close changes nothing. */
+  close(): void;
+}
+
+interface ListenerGauge {
+  readonly counter: PrefixCounter;
+  open: number;
+}
+
+export interface SessionGaugesOptions {
+  logger: Logger;
+  nextSeed: () => number;
+}
+
+export class SessionGauges {
+  private readonly logger: Logger;
+  private readonly nextSeed: () => number;
+  private readonly budget = unlimitedBudget();
+  private readonly byService = new Map<string, PrefixCounter>();
+  private readonly byListener = new Map<string, ListenerGauge>();
+  private readonly warned = new Set<string>();
+  private openCount = 0;
+
+  constructor(opts: SessionGaugesOptions) {
+    this.logger = opts.logger;
+    this.nextSeed = opts.nextSeed;
+  }
+
+  open(service: string, addr: IpAddress, listener?: string): GaugeHandle {
+    if (typeof service !== 'string' || !OPENABLE.has(service)) {
+      throw new UnknownServiceError(
+        `cannot open a session for service ${JSON.stringify(String(service))}: expected one of ${[...OPENABLE].join(', ')}`,
+      );
+    }
+    const peer = checkAddress(addr);
+    if (listener !== undefined && (typeof listener !== 'string' || listener.length === 0 || listener.length > MAX_LISTENER)) {
+      throw new UnknownServiceError(`listener must be a non-empty string of at most ${MAX_LISTENER} characters`);
+    }
+    let svc = this.byService.get(service);
+    if (svc === undefined) {
+      svc = new PrefixCounter(this.nextSeed());
+      this.byService.set(service, svc);
+    }
+    svc.add(peer, 1, this.budget);
+    let lg: ListenerGauge | undefined;
+    if (listener !== undefined) {
+      const key = listenerKey(service, listener);
+      lg = this.byListener.get(key);
+      if (lg === undefined) {
+        lg = { counter: new PrefixCounter(this.nextSeed()), open: 0 };
+        this.byListener.set(key, lg);
+      }
+      lg.counter.add(peer, 1, this.budget);
+      lg.open++;
+    }
+    this.openCount++;
+    let closed = false;
+    return {
+      close: () => {
+        if (closed) return;
+        closed = true;
+        this.openCount--;
+        svc.add(peer, -1, this.budget);
+        if (lg !== undefined && listener !== undefined) {
+          lg.counter.add(peer, -1, this.budget);
+          // A listener that has no sessions left is forgotten, so listeners that
+          // come and go (tests, reloads) do not accumulate.
+          if (--lg.open === 0) this.byListener.delete(listenerKey(service, listener));
+        }
+      },
+    };
+  }
+
+  /**
+   * Sessions open from the block to the service; with a listener, only that
+   * listener's. Unknown names read 0 with one warning each; inbound_cidr on a
+   * single node reads the local SMTP figure (spec §6.1, §14 #17).
+   */
+  count(service: string, cidr: Cidr, listener?: string): number {
+    const c = checkCidr(cidr);
+    let name = service;
+    if (name === CLUSTER_VIEW) {
+      this.warnOnce(CLUSTER_VIEW, { service }, 'inbound_cidr asked on a node without clustering: answering with local SMTP sessions');
+      name = 'SMTP';
+    } else if (typeof name !== 'string' || !OPENABLE.has(name)) {
+      this.warnOnce(`service:${String(name)}`, { service: String(name).slice(0, 64) }, `unknown service name: counting 0 (service names are case-sensitive: ${SERVICES.join(', ')})`);
+      return 0;
+    }
+    if (listener !== undefined) return this.byListener.get(listenerKey(name, listener))?.counter.count(c) ?? 0;
+    return this.byService.get(name)?.count(c) ?? 0;
+  }
+
+  /** Sessions currently open, over all services. */
+  get openSessions(): number {
+    return this.openCount;
+  }
+
+  compact(): void {
+    for (const c of this.byService.values()) c.compact();
+  }
+
+  private warnOnce(key: string, fields: Record<string, unknown>, msg: string): void {
+    if (this.warned.has(key) || this.warned.size >= MAX_WARNED) return;
+    this.warned.add(key);
+    this.logger.warn(fields, msg);
+  }
+}
+
+function listenerKey(service: string, listener: string): string {
+  return `${service}\u0000${listener}`;
+}

@@ -1,0 +1,387 @@
+/**
+ * An open-addressing hash table from a 1-, 2- or 4-word integer key to a count,
+ * on one Int32Array: key words and count side by side (8–20 bytes a slot), so a
+ * probe costs one cache miss and a million tracked addresses cost megabytes
+ * rather than the ~100 bytes each a Map costs. Counts that outgrow int32 (a
+ * series add of 1e12) move to a side map, so no count is ever truncated.
+ *
+ * A slot is empty exactly when its count is 0: an entry whose count reaches 0 is
+ * deleted on the spot (backward-shift deletion, no tombstones), so the table
+ * only ever holds non-zero counts and needs no occupancy array.
+ *
+ * The hash is seeded per table: peers choose their own source addresses (a
+ * whole /64 of them for IPv6), and a fixed hash would let them aim every key at
+ * one probe chain.
+ */
+
+/** Outcome of add*: how the entry count changed, or that the key was refused. */
+export const REFUSED = 0;
+export const UPDATED = 1;
+export const CREATED = 2;
+export const DELETED = 3;
+export type AddOutcome = typeof REFUSED | typeof UPDATED | typeof CREATED | typeof DELETED;
+
+/** Change in entry count for an outcome (CREATED +1, DELETED −1). */
+export function sizeDelta(o: AddOutcome): number {
+  return o === CREATED ? 1 : o === DELETED ? -1 : 0;
+}
+
+const MIN_CAPACITY = 16;
+const MAX_CAPACITY = 1 << 30;
+const INT_MAX = 0x7fffffff;
+const INT_MIN = -0x80000000;
+/** Marks a count held in the side map; itself never a stored count (store() keeps n > INT_MIN). */
+const BIG = INT_MIN;
+const M1 = 0x9e3779b1 | 0;
+const M2 = 0x85ebca6b | 0;
+
+export type KeyWidth = 1 | 2 | 4;
+
+export class KeyTable {
+  readonly width: KeyWidth;
+  /** Slot i is data[i*stride .. i*stride+width-1] = key words, data[i*stride+width] = count. */
+  private data: Int32Array;
+  private readonly stride: number;
+  private mask = 0;
+  private shift = 0;
+  private limit = 0;
+  private readonly seed: number;
+  /** Counts beyond int32, by key; their slot holds BIG. Never used by the built-in metrics in practice. */
+  private big: Map<string, number> | null = null;
+  size = 0;
+
+  constructor(width: KeyWidth, seed: number, capacity = MIN_CAPACITY) {
+    this.width = width;
+    this.stride = width + 1;
+    this.seed = seed | 0;
+    const cap = capacityFor(capacity);
+    this.data = new Int32Array(cap * this.stride);
+    this.setCapacity(cap);
+  }
+
+  get capacity(): number {
+    return this.mask + 1;
+  }
+
+  /** Bytes held by the backing array. */
+  get bytes(): number {
+    return this.data.byteLength;
+  }
+
+  /**
+   * Loads the home slot of key and returns its first word. Issued for several
+   * tables before the real probes, it makes their cache misses overlap.
+   */
+  touch1(key: number): number {
+    return this.data[this.hash1(key | 0) * 2]!;
+  }
+
+  get1(key: number): number {
+    const k = key | 0;
+    const d = this.data;
+    const mask = this.mask;
+    let i = this.hash1(k);
+    for (;;) {
+      const o = i * 2;
+      const c = d[o + 1]!;
+      if (c === 0) return 0;
+      if (d[o] === k) return c === BIG ? this.bigGet(o) : c;
+      i = (i + 1) & mask;
+    }
+  }
+
+  /**
+   * Adds delta (a non-zero integer) to key. A missing key is inserted only when
+   * `create` is true; otherwise the call is REFUSED and nothing changes.
+   */
+  add1(key: number, delta: number, create: boolean): AddOutcome {
+    const k = key | 0;
+    const d = this.data;
+    const mask = this.mask;
+    let i = this.hash1(k);
+    for (;;) {
+      const o = i * 2;
+      const c = d[o + 1]!;
+      if (c === 0) break;
+      if (d[o] === k) {
+        const n = c + delta;
+        if (c !== BIG && n > INT_MIN && n <= INT_MAX && n !== 0) {
+          d[o + 1] = n;
+          return UPDATED;
+        }
+        return this.update(o, delta);
+      }
+      i = (i + 1) & mask;
+    }
+    if (!create) return REFUSED;
+    if (this.size >= this.limit) {
+      this.resize(this.capacity * 2);
+      return this.add1(k, delta, true);
+    }
+    d[i * 2] = k;
+    this.store(i * 2, delta);
+    this.size++;
+    return CREATED;
+  }
+
+  get2(k0: number, k1: number): number {
+    const a = k0 | 0;
+    const b = k1 | 0;
+    const d = this.data;
+    const mask = this.mask;
+    let i = this.hash2(a, b);
+    for (;;) {
+      const o = i * 3;
+      const c = d[o + 2]!;
+      if (c === 0) return 0;
+      if (d[o] === a && d[o + 1] === b) return c === BIG ? this.bigGet(o) : c;
+      i = (i + 1) & mask;
+    }
+  }
+
+  add2(k0: number, k1: number, delta: number, create: boolean): AddOutcome {
+    const a = k0 | 0;
+    const b = k1 | 0;
+    const d = this.data;
+    const mask = this.mask;
+    let i = this.hash2(a, b);
+    for (;;) {
+      const o = i * 3;
+      const c = d[o + 2]!;
+      if (c === 0) break;
+      if (d[o] === a && d[o + 1] === b) return this.update(o, delta);
+      i = (i + 1) & mask;
+    }
+    if (!create) return REFUSED;
+    if (this.size >= this.limit) {
+      this.resize(this.capacity * 2);
+      return this.add2(a, b, delta, true);
+    }
+    const o = i * 3;
+    d[o] = a;
+    d[o + 1] = b;
+    this.store(o, delta);
+    this.size++;
+    return CREATED;
+  }
+
+  get4(k0: number, k1: number, k2: number, k3: number): number {
+    const a = k0 | 0;
+    const b = k1 | 0;
+    const e = k2 | 0;
+    const f = k3 | 0;
+    const d = this.data;
+    const mask = this.mask;
+    let i = this.hash4(a, b, e, f);
+    for (;;) {
+      const o = i * 5;
+      const c = d[o + 4]!;
+      if (c === 0) return 0;
+      if (d[o] === a && d[o + 1] === b && d[o + 2] === e && d[o + 3] === f) return c === BIG ? this.bigGet(o) : c;
+      i = (i + 1) & mask;
+    }
+  }
+
+  add4(k0: number, k1: number, k2: number, k3: number, delta: number, create: boolean): AddOutcome {
+    const a = k0 | 0;
+    const b = k1 | 0;
+    const e = k2 | 0;
+    const f = k3 | 0;
+    const d = this.data;
+    const mask = this.mask;
+    let i = this.hash4(a, b, e, f);
+    for (;;) {
+      const o = i * 5;
+      const c = d[o + 4]!;
+      if (c === 0) break;
+      if (d[o] === a && d[o + 1] === b && d[o + 2] === e && d[o + 3] === f) return this.update(o, delta);
+      i = (i + 1) & mask;
+    }
+    if (!create) return REFUSED;
+    if (this.size >= this.limit) {
+      this.resize(this.capacity * 2);
+      return this.add4(a, b, e, f, delta, true);
+    }
+    const o = i * 5;
+    d[o] = a;
+    d[o + 1] = b;
+    d[o + 2] = e;
+    d[o + 3] = f;
+    this.store(o, delta);
+    this.size++;
+    return CREATED;
+  }
+
+  /**
+   * Sum of the counts whose key, masked word by word with `masks`, equals `net`
+   * (both as int32 words, `width` of them). A full scan: the fallback for
+   * prefixes that fall between the tracked levels.
+   */
+  sumMatching(net: ArrayLike<number>, masks: ArrayLike<number>): number {
+    const w = this.width;
+    const s = this.stride;
+    const d = this.data;
+    let sum = 0;
+    outer: for (let o = 0; o < d.length; o += s) {
+      const c = d[o + w]!;
+      if (c === 0) continue;
+      for (let j = 0; j < w; j++) {
+        if ((d[o + j]! & masks[j]!) !== net[j]) continue outer;
+      }
+      sum += c === BIG ? this.bigGet(o) : c;
+    }
+    return sum;
+  }
+
+  /** Calls fn for every entry with its key words (unsigned) and count. */
+  forEach(fn: (words: readonly number[], count: number) => void): void {
+    const w = this.width;
+    const d = this.data;
+    for (let o = 0; o < d.length; o += this.stride) {
+      const c = d[o + w]!;
+      if (c === 0) continue;
+      const words: number[] = [];
+      for (let j = 0; j < w; j++) words.push(d[o + j]! >>> 0);
+      fn(words, c === BIG ? this.bigGet(o) : c);
+    }
+  }
+
+  /** Gives memory back after deletions left the table mostly empty. */
+  compact(): void {
+    const cap = this.capacity;
+    if (cap <= MIN_CAPACITY || this.size * 8 > cap) return;
+    this.resize(capacityFor(Math.ceil((this.size * 2) / 0.75)));
+  }
+
+  /** Slow path of an update at offset o: wide counts and deletion. */
+  private update(o: number, delta: number): AddOutcome {
+    const w = this.width;
+    const c = this.data[o + w]!;
+    const n = (c === BIG ? this.bigGet(o) : c) + delta;
+    if (n !== 0) {
+      if (c === BIG) this.big!.delete(this.bigKey(o));
+      this.store(o, n);
+      return UPDATED;
+    }
+    if (c === BIG) this.big!.delete(this.bigKey(o));
+    this.removeAt(o / this.stride);
+    return DELETED;
+  }
+
+  /** Writes a non-zero count at offset o, spilling to the side map beyond int32. */
+  private store(o: number, n: number): void {
+    if (n > INT_MIN && n <= INT_MAX) {
+      this.data[o + this.width] = n;
+      return;
+    }
+    this.data[o + this.width] = BIG;
+    (this.big ??= new Map()).set(this.bigKey(o), n);
+  }
+
+  private bigGet(o: number): number {
+    return this.big?.get(this.bigKey(o)) ?? 0;
+  }
+
+  /** The side map is keyed by key words, not slot, so entries may move freely. */
+  private bigKey(o: number): string {
+    let k = '';
+    for (let j = 0; j < this.width; j++) k += `${this.data[o + j]},`;
+    return k;
+  }
+
+  private removeAt(slot: number): void {
+    const s = this.stride;
+    const w = this.width;
+    const d = this.data;
+    const mask = this.mask;
+    let hole = slot;
+    let j = (slot + 1) & mask;
+    // Backward shift: pull later members of the probe run into the hole when
+    // their home slot is not between the hole and where they sit.
+    while (d[j * s + w] !== 0) {
+      const home = this.homeOf(j * s);
+      if (((j - home) & mask) >= ((j - hole) & mask)) {
+        d.copyWithin(hole * s, j * s, j * s + s);
+        hole = j;
+      }
+      j = (j + 1) & mask;
+    }
+    d.fill(0, hole * s, hole * s + s);
+    this.size--;
+  }
+
+  private homeOf(o: number): number {
+    const d = this.data;
+    if (this.width === 1) return this.hash1(d[o]!);
+    if (this.width === 2) return this.hash2(d[o]!, d[o + 1]!);
+    return this.hash4(d[o]!, d[o + 1]!, d[o + 2]!, d[o + 3]!);
+  }
+
+  private resize(capacity: number): void {
+    if (capacity > MAX_CAPACITY) throw new RangeError('audit key table is full');
+    const s = this.stride;
+    const w = this.width;
+    const old = this.data;
+    this.data = new Int32Array(capacity * s);
+    this.setCapacity(capacity);
+    const d = this.data;
+    const mask = this.mask;
+    for (let o = 0; o < old.length; o += s) {
+      if (old[o + w] === 0) continue;
+      let i: number;
+      if (w === 1) i = this.hash1(old[o]!);
+      else if (w === 2) i = this.hash2(old[o]!, old[o + 1]!);
+      else i = this.hash4(old[o]!, old[o + 1]!, old[o + 2]!, old[o + 3]!);
+      while (d[i * s + w] !== 0) i = (i + 1) & mask;
+      d.set(old.subarray(o, o + s), i * s);
+    }
+  }
+
+  private setCapacity(cap: number): void {
+    this.mask = cap - 1;
+    this.shift = 32 - Math.log2(cap);
+    this.limit = Math.floor(cap * 0.75);
+  }
+
+  private hash1(k: number): number {
+    let h = Math.imul(k ^ this.seed, M1);
+    h ^= h >>> 16;
+    return Math.imul(h, M2) >>> this.shift;
+  }
+
+  private hash2(a: number, b: number): number {
+    let h = Math.imul(a ^ this.seed, M1) ^ b;
+    h = Math.imul(h ^ (h >>> 16), M2);
+    h = Math.imul(h ^ (h >>> 13), M1);
+    return h >>> this.shift;
+  }
+
+  private hash4(a: number, b: number, c: number, d: number): number {
+    let h = Math.imul(a ^ this.seed, M1) ^ b;
+    h = Math.imul(h ^ (h >>> 16), M2) ^ c;
+    h = Math.imul(h ^ (h >>> 16), M1) ^ d;
+    h = Math.imul(h ^ (h >>> 16), M2);
+    h = Math.imul(h ^ (h >>> 13), M1);
+    return h >>> this.shift;
+  }
+}
+
+function capacityFor(n: number): number {
+  let cap = MIN_CAPACITY;
+  while (cap < n) cap *= 2;
+  return cap;
+}
+
+/**
+ * Per-store stream of table seeds. Math.random is enough here: the seeds only
+ * need to be unknown to peers, not cryptographically strong.
+ */
+export function seedSequence(start: number = (Math.random() * 0x100000000) | 0): () => number {
+  let s = start | 0;
+  return () => {
+    s = (s + 0x6d2b79f5) | 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t ^= t + Math.imul(t ^ (t >>> 7), 61 | t);
+    return t ^ (t >>> 14);
+  };
+}

@@ -1,0 +1,207 @@
+import type { Clock } from '../clock.ts';
+import type { Logger } from '../log.ts';
+import type { Cidr, IpAddress } from './address.ts';
+import { checkAddress, checkCidr } from './cidr-arg.ts';
+import { BadMetricError, BadMonitorError, BadSeriesError, UnknownMonitorError } from './errors.ts';
+import { SessionGauges } from './gauges.ts';
+import { seedSequence } from './key-table.ts';
+import { METRIC_NAMES, MonitorSet, type Monitor } from './monitor.ts';
+import { parseMonitor, type MonitorSpec } from './monitor-spec.ts';
+import { SeriesRegistry } from './series.ts';
+import { windowRange } from './window-range.ts';
+
+export type Metric = (typeof METRIC_NAMES)[number];
+export const METRICS: readonly Metric[] = METRIC_NAMES;
+
+export const DEFAULT_MAX_TRACKED = 1_000_000;
+/**
+ * Scripts name monitors by string and unknown ones are created on first use
+ * (spec §14 #5); the limit keeps a script that builds monitor strings in a
+ * loop from creating buckets without end.
+ */
+export const MAX_MONITORS = 64;
+
+export interface AuditStoreOptions {
+  clock: Clock;
+  logger: Logger;
+  /** e.g. ["300,6", "1800,4"]; grammar per spec §2.2. Duplicates collapse, first position wins. */
+  monitors: readonly string[];
+  /**
+   * Cap on tracked addresses: host entries (an address in a window) over the
+   * windows and metrics of a monitor set. The configured monitors form one set
+   * and share rows; a lazily created monitor is a set of its own.
+   */
+  maxTrackedPerMonitor?: number;
+  /** Cap on tracked keys per named series. */
+  maxTrackedPerSeries?: number;
+  /** Unknown monitor → MW_ERR_UNKNOWN_MONITOR instead of lazy creation. */
+  strictMonitors?: boolean;
+}
+
+export interface AuditStats {
+  /** Host entries summed over monitor sets, windows and metrics: the unit the cap bounds. */
+  trackedAddresses: number;
+  /** Events counted only at block level because a cap was reached (monitors and series). */
+  degradedEvents: number;
+  monitors: number;
+  series: number;
+}
+
+/**
+ * The inbound audit store (spec §2–8): built-in metrics per monitor, session
+ * gauges and named series, all on the injected clock. Time is whole seconds,
+ * floor(clock.now() / 1000), as Momentum's scheduler sees it.
+ */
+export class AuditStore {
+  readonly gauges: SessionGauges;
+  readonly series: SeriesRegistry;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly cap: number;
+  private readonly strict: boolean;
+  private readonly byName = new Map<string, Monitor>();
+  private readonly list: Monitor[] = [];
+  private readonly sets: MonitorSet[] = [];
+  private readonly nextSeed = seedSequence();
+
+  constructor(opts: AuditStoreOptions) {
+    this.clock = opts.clock;
+    this.logger = opts.logger;
+    this.cap = checkCap(opts.maxTrackedPerMonitor, 'maxTrackedPerMonitor', (m) => new BadMonitorError(m));
+    this.strict = opts.strictMonitors === true;
+    if (!Array.isArray(opts.monitors)) throw new BadMonitorError('monitors must be a list of "W,N" strings');
+    const specs: MonitorSpec[] = [];
+    for (const text of opts.monitors) {
+      const spec = parseMonitor(text);
+      if (specs.some((s) => s.canonical === spec.canonical)) {
+        this.logger.debug({ monitor: spec.canonical }, 'duplicate audit monitor ignored (first position wins)');
+        continue;
+      }
+      specs.push(spec);
+    }
+    if (specs.length > 0) this.addSet(specs);
+    this.gauges = new SessionGauges({ logger: opts.logger, nextSeed: this.nextSeed });
+    this.series = new SeriesRegistry({
+      clock: opts.clock,
+      logger: opts.logger,
+      maxTrackedPerSeries: checkCap(opts.maxTrackedPerSeries, 'maxTrackedPerSeries', (m) => new BadSeriesError(m)),
+      nextSeed: this.nextSeed,
+    });
+  }
+
+  /** Canonical "W,N" names: configured order, then lazily created ones. */
+  monitors(): readonly string[] {
+    return this.list.map((m) => m.spec.canonical);
+  }
+
+  /** Counts one event into every monitor. The address is already parsed: no strings here. */
+  record(metric: Metric, addr: IpAddress): void {
+    const mi = metricIndex(metric);
+    if (addr.family !== 4 && addr.family !== 6) checkAddress(addr);
+    const sec = this.nowSec();
+    const sets = this.sets;
+    for (let i = 0; i < sets.length; i++) sets[i]!.record(mi, addr, sec);
+  }
+
+  /** Plain sum over windows startv..endv (spec §4.3); NaN bounds → MW_ERR_BAD_COUNT. */
+  count(metric: Metric, monitor: string, cidr: Cidr, startv = 0, endv = 0): number {
+    const mi = metricIndex(metric);
+    const m = this.monitorFor(monitor);
+    const c = checkCidr(cidr);
+    const [s, e] = windowRange(startv, endv, m.spec.windows);
+    return m.set.groups[mi]!.count(m.col, c, s, e, this.nowSec());
+  }
+
+  /** The weighted sliding value of spec §4.4: floor(C0 + (1 − f)·C1). */
+  smoothed(metric: Metric, monitor: string, cidr: Cidr): number {
+    const mi = metricIndex(metric);
+    const m = this.monitorFor(monitor);
+    return m.set.groups[mi]!.smoothed(m.col, checkCidr(cidr), this.nowSec());
+  }
+
+  /** Counts of windows 0..N−1, as console `show ip` prints them. */
+  windows(metric: Metric, monitor: string, cidr: Cidr): number[] {
+    const mi = metricIndex(metric);
+    const m = this.monitorFor(monitor);
+    return m.set.groups[mi]!.windowCounts(m.col, checkCidr(cidr), this.nowSec());
+  }
+
+  stats(): AuditStats {
+    let tracked = 0;
+    let degraded = 0;
+    for (const set of this.sets) {
+      tracked += set.budget.trackedHosts;
+      degraded += set.budget.degraded;
+    }
+    return {
+      trackedAddresses: tracked,
+      degradedEvents: degraded + this.series.degradedEvents,
+      monitors: this.list.length,
+      series: this.series.size,
+    };
+  }
+
+  /** Housekeeping (run every maintenance_interval): frees windows that aged out everywhere. */
+  maintain(): void {
+    const sec = this.nowSec();
+    for (const set of this.sets) set.maintain(sec);
+    this.series.maintain(sec);
+    this.gauges.compact();
+  }
+
+  private monitorFor(name: string): Monitor {
+    const hit = this.byName.get(name);
+    if (hit !== undefined) return hit;
+    const spec = parseMonitor(name);
+    const canonical = this.byName.get(spec.canonical);
+    if (canonical !== undefined) return canonical;
+    if (this.strict) {
+      throw new UnknownMonitorError(`monitor "${spec.canonical}" is not configured (configured: ${this.monitors().join(' ') || 'none'})`);
+    }
+    if (this.list.length >= MAX_MONITORS) {
+      throw new UnknownMonitorError(`monitor "${spec.canonical}" is not configured and ${MAX_MONITORS} monitors already exist; add it to the monitors list`);
+    }
+    const m = this.addSet([spec])[0]!;
+    this.logger.warn(
+      { monitor: spec.canonical },
+      'audit monitor is not configured: created it now, so its counts start from this moment (add it to inbound_audit monitors)',
+    );
+    return m;
+  }
+
+  private addSet(specs: readonly MonitorSpec[]): Monitor[] {
+    const set = new MonitorSet(specs, this.cap, this.nowSec(), this.nextSeed, this.logger);
+    this.sets.push(set);
+    return specs.map((spec, col) => {
+      const m: Monitor = { spec, set, col };
+      this.byName.set(spec.canonical, m);
+      this.list.push(m);
+      return m;
+    });
+  }
+
+  private nowSec(): number {
+    return Math.floor(this.clock.now() / 1000);
+  }
+}
+
+function metricIndex(metric: Metric): number {
+  switch (metric) {
+    case 'connections':
+      return 0;
+    case 'receptions':
+      return 1;
+    case 'rejections':
+      return 2;
+    default:
+      throw new BadMetricError(metric);
+  }
+}
+
+function checkCap(v: number | undefined, name: string, fail: (message: string) => Error): number {
+  if (v === undefined) return DEFAULT_MAX_TRACKED;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
+    throw fail(`${name} must be a positive whole number, got ${String(v)}`);
+  }
+  return v;
+}

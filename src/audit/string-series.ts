@@ -1,0 +1,85 @@
+import { WindowRing } from './window-ring.ts';
+
+/**
+ * A string-keyed audit series: one Map per window. Strings have no blocks to
+ * fold into, so at the cap an event for a new key is refused and counted as
+ * degraded (the registry logs it); keys already tracked keep counting exactly.
+ */
+export class StringSeries {
+  private readonly ring: WindowRing<Map<string, number>>;
+  private readonly cap: number;
+  private used = 0;
+  degraded = 0;
+
+  constructor(width: number, windows: number, nowSec: number, cap: number) {
+    this.cap = cap;
+    this.ring = new WindowRing<Map<string, number>>(width, windows, nowSec, (m) => {
+      this.used -= m.size;
+    });
+  }
+
+  /** Adds a non-zero delta; false when the key was refused at the cap. */
+  add(key: string, delta: number, sec: number): boolean {
+    this.ring.advance(sec);
+    let m = this.ring.current;
+    if (m === null) {
+      m = new Map();
+      this.ring.current = m;
+    }
+    const old = m.get(key);
+    if (old === undefined) {
+      if (this.used >= this.cap) {
+        this.degraded++;
+        return false;
+      }
+      m.set(key, delta);
+      this.used++;
+      return true;
+    }
+    const n = old + delta;
+    if (n === 0) {
+      m.delete(key);
+      this.used--;
+    } else {
+      m.set(key, n);
+    }
+    return true;
+  }
+
+  count(key: string, start: number, end: number, sec: number): number {
+    this.ring.advance(sec);
+    let sum = 0;
+    for (let k = start; k <= end; k++) sum += this.ring.at(k)?.get(key) ?? 0;
+    return sum;
+  }
+
+  remove(key: string, sec: number): boolean {
+    this.ring.advance(sec);
+    let removed = false;
+    for (const [, m] of this.ring.buckets()) {
+      if (m.delete(key)) {
+        this.used--;
+        removed = true;
+      }
+    }
+    return removed;
+  }
+
+  maintain(sec: number): void {
+    this.ring.advance(sec);
+    for (const [k, m] of [...this.ring.buckets()]) if (m.size === 0) this.ring.setAt(k, null);
+  }
+
+  /** (key, window) entries held: the unit the cap bounds. */
+  get entries(): number {
+    return this.used;
+  }
+
+  get atCap(): boolean {
+    return this.used >= this.cap;
+  }
+
+  buckets(): Iterable<[number, Map<string, number>]> {
+    return this.ring.buckets();
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * The `moonwatch` command: dispatches to serve, test and (later) console.
+ * Exit codes: 0 ok, 1 failure, 2 usage.
+ */
+import { runServe, type ServeIo } from './serve.ts';
+
+export const USAGE = `usage: moonwatch <command> [options]
+
+commands:
+  serve --config FILE        run the SMTP listener with the policies of FILE
+  test [files…] [--watch]    run policy fixtures through the real engine on a virtual clock
+  console                    interactive inbound_audit console (not yet available)
+
+options:
+  -h, --help                 show this help (also: moonwatch <command> --help)
+  -v, --version              print the version
+
+exit codes: 0 ok, 1 failure, 2 usage error
+`;
+
+export type MainIo = ServeIo;
+
+export async function main(argv: readonly string[], io: MainIo = { stdout: process.stdout, stderr: process.stderr, signals: process }): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+      io.stderr.write(USAGE);
+      return 2;
+    case '-h':
+    case '--help':
+    case 'help':
+      io.stdout.write(USAGE);
+      return 0;
+    case '-v':
+    case '--version':
+      io.stdout.write(`${await version()}\n`);
+      return 0;
+    case 'serve':
+      return runServe(rest, io);
+    case 'test': {
+      // Loaded on demand: serving never pulls in the fixture harness.
+      const { runTestCommand } = await import('./test-command.ts');
+      return runTestCommand(rest);
+    }
+    case 'console':
+      io.stderr.write('moonwatch console: not yet available\n');
+      return 2;
+    default:
+      io.stderr.write(`moonwatch: unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+async function version(): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+  return `moonwatch ${pkg.version ?? 'unknown'}`;
+}

@@ -1,0 +1,136 @@
+/**
+ * The validated shape of a moonwatch config file (camelCase here, snake_case in
+ * the file; docs/config.md documents every setting) and the two adapters that
+ * turn it into the options of the objects the serve command builds.
+ */
+import { DEFAULT_MAX_TRACKED, type AuditStore, type AuditStoreOptions } from '../audit/store.ts';
+import { DEFAULT_BUDGET, type Budget } from '../lua/budget.ts';
+import type { Clock } from '../clock.ts';
+import type { Logger } from '../log.ts';
+import type { EngineOptions, FailureMode } from '../policy/engine-options.ts';
+
+export interface ListenAddress {
+  /** IP literal without brackets: "127.0.0.1", "::1", "0.0.0.0", "::". */
+  readonly host: string;
+  /** 0 asks the OS for a free port (tests). */
+  readonly port: number;
+}
+
+export type SinkConfig =
+  | { readonly type: 'maildir'; readonly path: string }
+  | { readonly type: 'relay'; readonly host: string; readonly port: number; readonly timeoutMs: number }
+  | { readonly type: 'discard' };
+
+export interface InboundAuditConfig {
+  readonly monitors: string[];
+  /** Seconds between store maintenance passes. */
+  readonly maintenanceInterval: number;
+  readonly maxTrackedPerMonitor: number;
+  readonly maxTrackedPerSeries: number;
+  readonly receptionUnit: 'recipient' | 'message';
+  readonly strictMonitors: boolean;
+}
+
+export interface ScriptsConfig {
+  /** Absolute. */
+  readonly dir: string;
+  readonly modules: string[];
+  readonly hotReload: boolean;
+  readonly allowIo: boolean;
+  readonly compatConnectionAlias: boolean;
+  readonly reloadDebounceMs: number;
+}
+
+export interface LimitsConfig {
+  /** Longest line, CRLF included, in commands and in DATA. */
+  readonly maxLineLength: number;
+  readonly maxMessageBytes: number;
+  readonly maxRecipients: number;
+  /** No byte from the client for this long: 421 and close. */
+  readonly idleTimeoutMs: number;
+  /** A whole command line must arrive within this long of the previous reply, however slowly it trickles. */
+  readonly commandTimeoutMs: number;
+  /** The whole DATA content must arrive within this long of the 354. */
+  readonly dataTimeoutMs: number;
+  /** 4xx/5xx replies in one session before it is closed with 421. */
+  readonly maxErrors: number;
+  readonly maxConnections: number;
+  readonly maxConnectionsPerIp: number;
+  readonly shutdownGraceMs: number;
+}
+
+export interface MoonwatchConfig {
+  /** Absolute path of the file the config came from (or the name given to parseConfig). */
+  readonly file: string;
+  /** Relative paths in the file resolve against this directory: the config file's own. */
+  readonly baseDir: string;
+  readonly listen: ListenAddress[];
+  readonly hostname: string;
+  /** Text after "<hostname> ESMTP" in the 220 greeting. */
+  readonly banner: string;
+  readonly inboundAudit: InboundAuditConfig;
+  readonly scripts: ScriptsConfig;
+  readonly budgets: Budget;
+  readonly failureMode: FailureMode;
+  readonly sink: SinkConfig;
+  /** CIDRs (or single addresses) whose XCLIENT is honoured. */
+  readonly xclient: { readonly trusted: string[] };
+  readonly limits: LimitsConfig;
+  readonly log: { readonly level: string };
+}
+
+export const DEFAULT_LIMITS: LimitsConfig = Object.freeze({
+  maxLineLength: 1000,
+  maxMessageBytes: 10 * 1024 * 1024,
+  maxRecipients: 100,
+  idleTimeoutMs: 60_000,
+  commandTimeoutMs: 300_000,
+  dataTimeoutMs: 600_000,
+  maxErrors: 20,
+  maxConnections: 1000,
+  maxConnectionsPerIp: 50,
+  shutdownGraceMs: 10_000,
+});
+
+export const DEFAULT_INBOUND_AUDIT: Omit<InboundAuditConfig, 'monitors'> = Object.freeze({
+  maintenanceInterval: 300,
+  maxTrackedPerMonitor: DEFAULT_MAX_TRACKED,
+  maxTrackedPerSeries: DEFAULT_MAX_TRACKED,
+  receptionUnit: 'recipient',
+  strictMonitors: false,
+});
+
+export const DEFAULT_BUDGETS: Budget = DEFAULT_BUDGET;
+
+export function engineOptionsFrom(
+  cfg: MoonwatchConfig,
+  deps: { clock: Clock; logger: Logger; store: AuditStore },
+): EngineOptions {
+  return {
+    clock: deps.clock,
+    logger: deps.logger,
+    store: deps.store,
+    scripts: {
+      dir: cfg.scripts.dir,
+      modules: cfg.scripts.modules,
+      allowIo: cfg.scripts.allowIo,
+      compatConnectionAlias: cfg.scripts.compatConnectionAlias,
+      reloadDebounceMs: cfg.scripts.reloadDebounceMs,
+    },
+    budget: { instructions: cfg.budgets.instructions, wallMs: cfg.budgets.wallMs },
+    failureMode: cfg.failureMode,
+    receptionUnit: cfg.inboundAudit.receptionUnit,
+    hostname: cfg.hostname,
+  };
+}
+
+export function storeOptionsFrom(cfg: MoonwatchConfig, deps: { clock: Clock; logger: Logger }): AuditStoreOptions {
+  return {
+    clock: deps.clock,
+    logger: deps.logger,
+    monitors: cfg.inboundAudit.monitors,
+    maxTrackedPerMonitor: cfg.inboundAudit.maxTrackedPerMonitor,
+    maxTrackedPerSeries: cfg.inboundAudit.maxTrackedPerSeries,
+    strictMonitors: cfg.inboundAudit.strictMonitors,
+  };
+}

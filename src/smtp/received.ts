@@ -1,0 +1,39 @@
+/**
+ * The Received trace header an MTA adds to every message it accepts (RFC 5321
+ * §4.4), so stored and relayed copies say where they came from and relays can
+ * detect loops. Every value in it comes from the client, so it is reduced to
+ * characters that cannot break the header.
+ */
+export interface ReceivedInfo {
+  readonly helo: string;
+  /** IP literal of the client (after XCLIENT, the address it stands for). */
+  readonly address: string;
+  readonly hostname: string;
+  readonly protocol: string;
+  readonly id: string;
+  readonly recipients: readonly string[];
+  readonly nowMs: number;
+}
+
+export function receivedHeader(info: ReceivedInfo): string {
+  const ip = info.address.includes(':') ? `IPv6:${info.address}` : info.address;
+  const forClause = info.recipients.length === 1 ? `\r\n\tfor <${clean(info.recipients[0]!)}>` : '';
+  return (
+    `Received: from ${clean(info.helo) || 'unknown'} ([${ip}])\r\n` +
+    `\tby ${clean(info.hostname)} (moonwatch) with ${clean(info.protocol)} id ${clean(info.id)}${forClause};\r\n` +
+    `\t${rfc5322Date(info.nowMs)}\r\n`
+  );
+}
+
+/** "Mon, 22 Nov 2026 06:17:00 +0000" */
+export function rfc5322Date(ms: number): string {
+  return new Date(ms).toUTCString().replace(/GMT$/, '+0000');
+}
+
+function clean(s: string): string {
+  return s.replace(/[^\x21-\x7e]/g, '').replace(/[()<>;\\]/g, '').slice(0, 255);
+}
+
+export function prependReceived(raw: Buffer, info: ReceivedInfo): Buffer {
+  return Buffer.concat([Buffer.from(receivedHeader(info), 'latin1'), raw]);
+}

@@ -1,0 +1,277 @@
+/**
+ * The SMTP listener: one smtp-server instance per listen address, all sharing
+ * the engine, the sink and the connection caps. It receives every concrete
+ * object from its caller (src/cli/serve.ts, or a test) and builds nothing but
+ * sockets.
+ */
+import type { Socket } from 'node:net';
+import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import type { SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection.js';
+import { monotonicMs as systemMonotonicMs, type Clock } from '../clock.ts';
+import type { ListenAddress, MoonwatchConfig } from '../config/schema.ts';
+import { errorMessage } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { PolicyEngine } from '../policy/session-api.ts';
+import { ConnectionCaps } from './caps.ts';
+import { PolicyConnection } from './connection.ts';
+import type { ConnectionContext } from './context.ts';
+import { runDataPhase } from './data-phase.ts';
+import { ListenError } from './errors.ts';
+import { formatReply, protocolReply } from './reply.ts';
+import type { Sink } from './sink.ts';
+import { createTrustMatcher } from './trust.ts';
+
+export interface SmtpServerOptions {
+  readonly config: Pick<MoonwatchConfig, 'listen' | 'hostname' | 'banner' | 'limits' | 'xclient'>;
+  readonly engine: PolicyEngine;
+  readonly sink: Sink;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  /** Overrides config.listen (tests bind 127.0.0.1:0 and [::1]:0). */
+  readonly listen?: readonly ListenAddress[];
+  readonly monotonicMs?: () => number;
+}
+
+export interface BoundAddress {
+  readonly host: string;
+  readonly port: number;
+  readonly family: 'IPv4' | 'IPv6';
+  /** "127.0.0.1:2525" / "[::1]:2525" */
+  readonly id: string;
+}
+
+export interface SmtpListenerStats {
+  /** Sockets open now (greeted or not). */
+  readonly open: number;
+  readonly accepted: number;
+  /** Refused by the connection caps before any session was opened. */
+  readonly refusedByCaps: number;
+}
+
+export interface SmtpListener {
+  addresses(): BoundAddress[];
+  stats(): SmtpListenerStats;
+  /**
+   * Stops accepting, lets sessions finish their transaction for up to graceMs,
+   * then ends the rest with 421. Resolves once every socket is closed.
+   */
+  close(graceMs: number): Promise<void>;
+}
+
+/** Shared by every listen address of one listener. */
+class ListenerState {
+  readonly connections = new Set<PolicyConnection>();
+  shuttingDown = false;
+  accepted = 0;
+  refusedByCaps = 0;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(readonly caps: ConnectionCaps) {}
+
+  whenIdle(): Promise<void> {
+    if (this.connections.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  removed(): void {
+    if (this.connections.size > 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+}
+
+class PolicySmtpServer extends SMTPServer {
+  private readonly bySession = new WeakMap<SMTPServerSession, PolicyConnection>();
+  boundId = '';
+
+  constructor(
+    options: ConstructorParameters<typeof SMTPServer>[0],
+    private readonly ctx: ConnectionContext,
+    private readonly state: ListenerState,
+  ) {
+    super(options);
+    // Connection errors inside a transaction are re-emitted here; they are
+    // logged per connection already and must not crash the process.
+    this.on('error', (err: Error) => ctx.logger.debug({ err: err.message }, 'smtp server error'));
+  }
+
+  override connect(socket: Socket, socketOptions?: SMTPConnectionOptions | null): void {
+    const peer = normalizePeer(socket.remoteAddress);
+    const decision = this.state.shuttingDown ? 'shutdown' : this.state.caps.tryAcquire(peer);
+    if (decision !== 'ok') {
+      this.refuse(socket, peer, decision);
+      return;
+    }
+    socket.once('close', () => this.state.caps.release(peer));
+    let connection: PolicyConnection;
+    try {
+      connection = new PolicyConnection(this, socket, socketOptions ?? undefined, this.ctx);
+    } catch (err) {
+      this.ctx.logger.error({ peer, err: errorMessage(err) }, 'cannot open a policy session');
+      this.refuse(socket, peer, 'error');
+      return;
+    }
+    this.state.accepted += 1;
+    this.state.connections.add(connection);
+    this.bySession.set(connection.session, connection);
+    socket.once('close', () => {
+      connection.finish();
+      this.state.connections.delete(connection);
+      this.state.removed();
+    });
+    this.connections.add(connection);
+    connection.on('error', (err: Error) => this._onError(err));
+    connection.init();
+  }
+
+  private refuse(socket: Socket, peer: string, why: 'total' | 'per-ip' | 'shutdown' | 'error'): void {
+    if (why === 'total' || why === 'per-ip') this.state.refusedByCaps += 1;
+    this.ctx.logger.info({ peer, cap: why }, 'connection refused');
+    const reply =
+      why === 'shutdown'
+        ? protocolReply(421, '4.3.2', `${this.ctx.hostname} Service shutting down, try again later`)
+        : why === 'error'
+          ? protocolReply(421, '4.3.0', `${this.ctx.hostname} Local error, try again later`)
+          : protocolReply(421, '4.7.0', `${this.ctx.hostname} Too many connections${why === 'per-ip' ? ' from your address' : ''}, try again later`);
+    socket.on('error', () => undefined);
+    socket.end(`${formatReply(reply)}\r\n`);
+    setTimeout(() => socket.destroy(), 1000).unref();
+  }
+
+  private conn(session: SMTPServerSession): PolicyConnection {
+    const c = this.bySession.get(session);
+    if (c === undefined) throw new Error(`no connection for session ${session.id}`);
+    return c;
+  }
+
+  override onConnect(session: SMTPServerSession, callback: (err?: Error | null) => void): void {
+    void this.conn(session).onPolicyConnect(callback);
+  }
+
+  override onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void): void {
+    void this.conn(session).onPolicyMail(address.address, callback);
+  }
+
+  override onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void): void {
+    void this.conn(session).onPolicyRcpt(address.address, callback);
+  }
+
+  override onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback: (err?: Error | null, message?: string) => void): void {
+    void runDataPhase(this.conn(session), stream, callback);
+  }
+
+  override onClose(): void {
+    // finish() runs from the socket's own close event, which also covers
+    // sockets that never reached the library's session.
+  }
+}
+
+export async function startSmtpServer(opts: SmtpServerOptions): Promise<SmtpListener> {
+  const { config, logger } = opts;
+  const limits = config.limits;
+  const state = new ListenerState(new ConnectionCaps(limits.maxConnections, limits.maxConnectionsPerIp));
+  const trusted = createTrustMatcher(config.xclient.trusted);
+  const servers: PolicySmtpServer[] = [];
+  for (const addr of opts.listen ?? config.listen) {
+    const server: PolicySmtpServer = new PolicySmtpServer(
+      {
+        name: config.hostname,
+        banner: config.banner,
+        heloResponse: '%s Hello %s',
+        // No STARTTLS yet: not offering it means no plaintext-injection window to guard.
+        disabledCommands: ['AUTH', 'STARTTLS', 'XFORWARD', 'WIZ', 'SHELL', 'KILL'],
+        hideSTARTTLS: true,
+        hideENHANCEDSTATUSCODES: false,
+        authOptional: true,
+        disableReverseLookup: true,
+        size: limits.maxMessageBytes,
+        maxRecipients: limits.maxRecipients,
+        // The parser measures a line without its CRLF.
+        maxCommandLength: limits.maxLineLength - 2,
+        socketTimeout: limits.idleTimeoutMs,
+        logger: false,
+      },
+      {
+        engine: opts.engine,
+        sink: opts.sink,
+        logger,
+        clock: opts.clock,
+        monotonicMs: opts.monotonicMs ?? systemMonotonicMs,
+        hostname: config.hostname,
+        limits,
+        trusted,
+        listenerId: () => server.boundId,
+        isShuttingDown: () => state.shuttingDown,
+      },
+      state,
+    );
+    try {
+      await listen(server, addr);
+    } catch (err) {
+      await Promise.all(servers.map((s) => new Promise<void>((r) => s.server.close(() => r()))));
+      throw err;
+    }
+    servers.push(server);
+    logger.info({ address: server.boundId }, 'listening');
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    addresses: () => servers.map((s) => boundAddress(s)),
+    stats: () => ({ open: state.caps.total, accepted: state.accepted, refusedByCaps: state.refusedByCaps }),
+    close: (graceMs: number) => (closing ??= shutdown(servers, state, logger, config.hostname, graceMs)),
+  };
+}
+
+function listen(server: PolicySmtpServer, addr: ListenAddress): Promise<void> {
+  const id = addr.host.includes(':') ? `[${addr.host}]:${addr.port}` : `${addr.host}:${addr.port}`;
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(new ListenError(id, err.message, { cause: err }));
+    server.server.once('error', onError);
+    server.server.listen({ host: addr.host, port: addr.port, ipv6Only: addr.host.includes(':') }, () => {
+      server.server.off('error', onError);
+      server.boundId = boundAddress(server).id;
+      resolve();
+    });
+  });
+}
+
+function boundAddress(server: PolicySmtpServer): BoundAddress {
+  const a = server.server.address();
+  if (a === null || typeof a === 'string') throw new Error('listener is not bound');
+  const family = a.family === 'IPv6' ? 'IPv6' : 'IPv4';
+  return { host: a.address, port: a.port, family, id: family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}` };
+}
+
+async function shutdown(servers: PolicySmtpServer[], state: ListenerState, logger: Logger, hostname: string, graceMs: number): Promise<void> {
+  state.shuttingDown = true;
+  const stopped = Promise.all(servers.map((s) => new Promise<void>((r) => s.server.close(() => r()))));
+  logger.info({ open: state.connections.size, graceMs }, 'shutting down: no new connections');
+  const bye = protocolReply(421, '4.3.2', `${hostname} Service shutting down, try again later`);
+  // Sessions between transactions have nothing to finish.
+  for (const c of state.connections) {
+    if (!c.busy && !c.inTransaction) c.closeQuietly('shutdown', bye);
+  }
+  const graceOver = await Promise.race([state.whenIdle().then(() => false), sleep(graceMs).then(() => true)]);
+  if (graceOver && state.connections.size > 0) {
+    logger.warn({ open: state.connections.size }, 'grace period over: closing remaining sessions');
+    for (const c of state.connections) c.closeQuietly('shutdown', bye);
+    // A client that never closes its side must not hold the exit.
+    const forced = await Promise.race([state.whenIdle().then(() => false), sleep(1000).then(() => true)]);
+    if (forced) for (const c of state.connections) c._socket.destroy();
+    await state.whenIdle();
+  }
+  await stopped;
+  logger.info('smtp listener closed');
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** The address caps are counted for: IPv4-mapped IPv6 is the IPv4 address. */
+function normalizePeer(address: string | undefined): string {
+  const a = (address ?? '').toLowerCase();
+  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
+}
