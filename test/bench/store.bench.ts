@@ -87,6 +87,7 @@ export default async function storeBench(): Promise<BenchResult[]> {
   const pick = random(3);
   for (let i = 0; i < events.length; i++) events[i] = v4[pick() % N]!;
 
+  console.error("[bench]", (performance.now()/1000).toFixed(1), "memory: 1M distinct addresses recorded once into the default monitors.");
   // --- memory: 1M distinct addresses recorded once into the default monitors.
   let before = memoryAfterGc();
   const naive4 = new Map<number, number>();
@@ -100,6 +101,7 @@ export default async function storeBench(): Promise<BenchResult[]> {
   const store4Bytes = (memoryAfterGc() - before) / N;
   results.push(result({ name: 'memory per tracked IPv4 address', value: store4Bytes, unit: 'B', baseline: naive4Bytes, targetOn: 'value', cmp: '<=', limit: 200 }));
 
+  console.error("[bench]", (performance.now()/1000).toFixed(1), "record: one event into the default monitors, 1M tracked.");
   // --- record: one event into the default monitors, 1M tracked.
   const mask = events.length - 1;
   const recordUs = medianMicros((i) => store.record('connections', ipv4(events[i & mask]!)), { samples: 41, batch: 20_000 });
@@ -112,6 +114,7 @@ export default async function storeBench(): Promise<BenchResult[]> {
   );
   results.push(result({ name: 'record, 2 monitors, 1M IPv4 tracked', value: recordUs, unit: 'us', baseline: naiveRecordUs, targetOn: 'value', cmp: '<=', limit: 1 }));
 
+  console.error("[bench]", (performance.now()/1000).toFixed(1), "queries over six windows of history: every address once, a third again in each later window.");
   // --- queries over six windows of history: every address once, a third again in each later window.
   const hist = new ManualClock(START_MS);
   const hstore = newStore(hist);
@@ -130,6 +133,7 @@ export default async function storeBench(): Promise<BenchResult[]> {
     }
   }
 
+  console.error("[bench]", (performance.now()/1000).toFixed(1), "IPv6: memory, then queries with six windows of history.");
   // --- IPv6: memory, then queries with six windows of history.
   before = memoryAfterGc();
   const naive6 = new Map<bigint, number>();
