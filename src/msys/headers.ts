@@ -39,7 +39,7 @@ export function parseMessage(raw: Buffer): MessageBody {
   }
   flush();
   const bodyStart = Math.min(raw.length, end + sepLen);
-  return { size: raw.length, headers, bodyBytes: raw.subarray(bodyStart) };
+  return { size: raw.length, headers, bodyBytes: raw.subarray(bodyStart), raw, modified: false };
 }
 
 /** Header values are kept as JS strings; bytes were read as latin1 to be lossless. */
@@ -48,6 +48,7 @@ function latin1ToUtf8(s: string): string {
 }
 
 export function serializeMessage(body: MessageBody): Buffer {
+  if (!body.modified) return body.raw;
   const lines = body.headers.map((h) => (h.raw !== undefined ? Buffer.from(h.raw, 'latin1') : Buffer.from(`${h.name}: ${h.value}`, 'utf8')));
   const parts: Buffer[] = [];
   for (const l of lines) parts.push(l, CRLF);
@@ -67,6 +68,7 @@ export type HeaderMode = 'replace' | 'prepend' | 'append';
 /** Sets or removes (values = []) a header. Replace is the default (spec §17 #10). */
 export function setHeader(body: MessageBody, name: string, values: string[], mode: HeaderMode): void {
   const lower = name.toLowerCase();
+  body.modified = true;
   const fresh = values.map((value) => ({ name, value }));
   if (mode === 'replace') {
     body.headers = body.headers.filter((h) => h.name.toLowerCase() !== lower).concat(fresh);

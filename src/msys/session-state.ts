@@ -51,6 +51,9 @@ export interface MessageBody {
   readonly size: number;
   headers: HeaderField[];
   readonly bodyBytes: Buffer;
+  /** The message as received; delivered as is unless policy edited a header. */
+  readonly raw: Buffer;
+  modified: boolean;
 }
 
 export interface HeaderField {
