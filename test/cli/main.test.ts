@@ -40,10 +40,10 @@ describe('moonwatch', () => {
     expect(t.err()).toContain('usage: moonwatch');
   });
 
-  it('says console is not yet available and exits 2', async () => {
+  it('asks the console for a server to talk to, exiting 2 without one', async () => {
     const t = io();
     expect(await main(['console'], t.io)).toBe(2);
-    expect(t.err()).toBe('moonwatch console: not yet available\n');
+    expect(t.err()).toContain('--socket PATH, --config FILE or --tcp HOST:PORT is required');
   });
 
   it('rejects an unknown command with exit 2', async () => {
