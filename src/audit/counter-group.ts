@@ -1,4 +1,4 @@
-import type { Cidr, IpAddress } from './address.ts';
+import { ipv4, ipv6, type Cidr, type IpAddress } from './address.ts';
 import type { GroupState } from './group-state.ts';
 import { HotV4 } from './hot-v4.ts';
 import { HotV6 } from './hot-v6.ts';
@@ -31,6 +31,8 @@ export class CounterGroup implements GroupState {
   private hot4: HotV4 | null = null;
   private hot6: HotV6 | null = null;
   private lastSec = Number.NEGATIVE_INFINITY;
+  /** A window closed since the last sweep: expired rows may be holding the cap. */
+  private sweepDue = false;
 
   constructor(shapes: readonly ColumnShape[], nowSec: number, budget: TrackBudget, nextSeed: () => number) {
     this.cols = shapes.length;
@@ -60,6 +62,9 @@ export class CounterGroup implements GroupState {
   /** Adds a non-zero integer delta to the address in every column's current window. */
   add(addr: IpAddress, delta: number, sec: number): void {
     if (sec > this.lastSec) this.advance(sec);
+    // Rows whose every window expired still count against the cap until swept;
+    // sweep here too, so a store nobody maintains does not stay degraded.
+    if (this.sweepDue && this.budget.atCap) this.sweep();
     if (addr.family === 4) (this.hot4 ??= new HotV4(this)).add(addr.w0, delta);
     else (this.hot6 ??= new HotV6(this)).add(addr.w0, addr.w1, addr.w2, addr.w3, delta);
   }
@@ -68,9 +73,8 @@ export class CounterGroup implements GroupState {
   count(c: number, cidr: Cidr, s: number, e: number, sec: number): number {
     if (sec > this.lastSec) this.advance(sec);
     const a = cidr.addr;
-    // A family's events all pass through its hot side: none yet means nothing to count.
-    if (a.family === 4) return this.hot4 === null ? 0 : this.hot4.count(c, a.w0, cidr.prefix, s, e);
-    return this.hot6 === null ? 0 : this.hot6.count(c, a.w0, a.w1, a.w2, a.w3, cidr.prefix, s, e);
+    if (a.family === 4) return this.hot4 === null ? this.frozenOnly(c, cidr, s, e) : this.hot4.count(c, a.w0, cidr.prefix, s, e);
+    return this.hot6 === null ? this.frozenOnly(c, cidr, s, e) : this.hot6.count(c, a.w0, a.w1, a.w2, a.w3, cidr.prefix, s, e);
   }
 
   /** floor(C0 + (1 − f)·C1), f the elapsed fraction of window 0 (spec §4.4). */
@@ -97,8 +101,7 @@ export class CounterGroup implements GroupState {
   /** Housekeeping: rotate to now, free rows and windows that aged out, shrink sparse tables. */
   maintain(sec: number): void {
     if (sec > this.lastSec) this.advance(sec);
-    this.hot4?.sweep();
-    this.hot6?.sweep();
+    this.sweep();
     for (const ring of this.rings) {
       for (const [k, b] of [...ring.buckets()]) {
         if (b.empty) {
@@ -109,6 +112,52 @@ export class CounterGroup implements GroupState {
         }
       }
     }
+  }
+
+  /**
+   * Per-address counts of column c's window k (0..N), as of sec: what the
+   * hot rows and the frozen bucket hold for it, merged. Events folded into
+   * blocks at the cap have no address and are not listed.
+   */
+  hostCounts(c: number, k: number, sec: number): Array<[IpAddress, number]> {
+    if (sec > this.lastSec) this.advance(sec);
+    const out = new Map<string, [IpAddress, number]>();
+    const put = (a: IpAddress, n: number): void => {
+      const id = `${a.family}:${a.w0}:${a.w1}:${a.w2}:${a.w3}`;
+      const prev = out.get(id);
+      if (prev === undefined) out.set(id, [a, n]);
+      else prev[1] += n;
+    };
+    this.hot4?.forEachHost(c, k, (a, n) => put(ipv4(a), n));
+    this.hot6?.forEachHost(c, k, (w0, w1, w2, w3, n) => put(ipv6(w0, w1, w2, w3), n));
+    const b = this.peek(c, k);
+    b?.v4?.host.forEach((w, n) => put(ipv4(w[0]!), n));
+    b?.v6?.host.forEach((w, n) => put(ipv6(w[0]!, w[1]!, w[2]!, w[3]!), n));
+    return [...out.values()].filter(([, n]) => n !== 0);
+  }
+
+  /** Epoch seconds at which column c's window 0 starts, as of sec. */
+  windowStart(c: number, sec: number): number {
+    if (sec > this.lastSec) this.advance(sec);
+    return this.rings[c]!.start;
+  }
+
+  /**
+   * Adds a saved count to column c's window k (restore). It goes to the
+   * window's bucket on every level, under the cap like any event; false when
+   * the cap folded it into its block.
+   */
+  load(c: number, k: number, addr: IpAddress, count: number): boolean {
+    const before = this.budget.degraded;
+    this.bucket(c, k).add(addr, count, this.budget);
+    return this.budget.degraded === before;
+  }
+
+  /** Empties column c (every window, hot and frozen); other columns keep their counts. */
+  clearColumn(c: number): void {
+    this.hot4?.clearColumn(c);
+    this.hot6?.clearColumn(c);
+    this.rings[c]!.clear();
   }
 
   /** Host rows in the hot tables (current windows) of both families. */
@@ -128,7 +177,22 @@ export class CounterGroup implements GroupState {
     for (let c = 0; c < this.cols; c++) {
       const ring = this.rings[c]!;
       ring.advance(sec);
-      this.tags[c] = ring.epoch - this.firstEpoch[c]! + 1;
+      const tag = ring.epoch - this.firstEpoch[c]! + 1;
+      if (tag !== this.tags[c]) this.sweepDue = true;
+      this.tags[c] = tag;
     }
+  }
+
+  private sweep(): void {
+    this.sweepDue = false;
+    this.hot4?.sweep();
+    this.hot6?.sweep();
+  }
+
+  /** Before a family's first live event only restored windows can hold it. */
+  private frozenOnly(c: number, cidr: Cidr, s: number, e: number): number {
+    let sum = 0;
+    for (let k = s; k <= e; k++) sum += this.peek(c, k)?.count(cidr) ?? 0;
+    return sum;
   }
 }

@@ -1,5 +1,6 @@
 import type { GroupState } from './group-state.ts';
-import { HotTable } from './hot-table.ts';
+import * as HT from './hot-table.ts';
+import type { HotTable } from './hot-table.ts';
 import * as KT from './key-table.ts';
 import type { AddOutcome, KeyTable } from './key-table.ts';
 import * as L6 from './levels-v6.ts';
@@ -7,8 +8,9 @@ import * as TB from './track-budget.ts';
 
 // Module-local copies of imported constants: see hot-v4.ts.
 const { CREATED, DELETED, REFUSED, UPDATED, sizeDelta } = KT;
-const { HI16, planV6, V6_32, V6_48, V6_64, V6_HOST, V6_TIER } = L6;
+const { HI16, masksOf, planV6, V6_32, V6_48, V6_64, V6_HOST, V6_TIER } = L6;
 const { TIER_V6_32, TIER_V6_48, TIER_V6_64, TIER_V6_HOST } = TB;
+const { HotTable: HotTableClass, addInPlace } = HT;
 
 /**
  * IPv6 side of a counter group: /128, /64, /48 and /32 in hot rows shared by
@@ -20,10 +22,12 @@ const WIDTH = [4, 2, 2, 1] as const;
 export class HotV6 {
   private readonly t: readonly HotTable[];
   private readonly g: GroupState;
+  /** Where prefetch reads land (see HotV4). */
+  private sink = 0;
 
   constructor(g: GroupState) {
     this.g = g;
-    this.t = WIDTH.map((w) => new HotTable(w, g.cols, g.nextSeed()));
+    this.t = WIDTH.map((w) => new HotTableClass(w, g.cols, g.nextSeed()));
   }
 
   add(w0: number, w1: number, w2: number, w3: number, delta: number): void {
@@ -34,6 +38,8 @@ export class HotV6 {
     const room128 = used[TIER_V6_HOST]! < cap;
     const room64 = room128 || used[TIER_V6_64]! < cap;
     const room48 = room64 || used[TIER_V6_48]! < cap;
+    const t = this.t;
+    this.sink = t[V6_HOST]!.prefetch4(w0, w1, w2, w3) ^ t[V6_64]!.prefetch2(w0, w1) ^ t[V6_48]!.prefetch2(w0, w1 & HI16) ^ t[V6_32]!.prefetch1(w0);
     const r128 = this.touch(V6_HOST, w0, w1, w2, w3, delta, room128);
     let r64 = this.touch(V6_64, w0, w1, 0, 0, delta, room64);
     let r48 = this.touch(V6_48, w0, w1 & HI16, 0, 0, delta, room48);
@@ -53,6 +59,19 @@ export class HotV6 {
   count(c: number, w0: number, w1: number, w2: number, w3: number, p: number, s: number, e: number): number {
     const g = this.g;
     const plan = planV6(w0, w1, w2, w3, p);
+    if (plan.span === 1 && plan.level >= 0) {
+      // One key per window: start every window's miss at once (see HotV4.add).
+      let sink = 0;
+      for (let k = s; k <= e; k++) {
+        const lv = g.peek(c, k)?.v6;
+        if (lv != null) sink ^= lv.prefetch(plan.level, plan.k0, plan.k1, plan.k2, plan.k3);
+      }
+      const t = this.t[plan.level]!;
+      if (plan.level === V6_HOST) sink ^= t.prefetch4(plan.k0, plan.k1, plan.k2, plan.k3);
+      else if (plan.level === V6_32) sink ^= t.prefetch1(plan.k0);
+      else sink ^= t.prefetch2(plan.k0, plan.k1);
+      this.sink = sink;
+    }
     let sum = 0;
     for (let k = s; k <= e; k++) {
       const lv = g.peek(c, k)?.v6;
@@ -64,7 +83,7 @@ export class HotV6 {
     const hi = g.tags[c]! - s;
     const lo = g.tags[c]! - e;
     if (plan.span === 0) {
-      return sum + t.sumMatching([plan.k0 | 0, plan.k1 | 0, plan.k2 | 0, plan.k3 | 0], plan.masks, c, lo, hi);
+      return sum + t.sumMatching([plan.k0 | 0, plan.k1 | 0, plan.k2 | 0, plan.k3 | 0], masksOf(plan.prefix), c, lo, hi);
     }
     let { k0, k1, k3 } = plan;
     for (let i = 0; i < plan.span; i++) {
@@ -125,6 +144,29 @@ export class HotV6 {
     });
   }
 
+  /** Calls fn(words, count) for each host row holding column c's count of the window `age`. */
+  forEachHost(c: number, age: number, fn: (w0: number, w1: number, w2: number, w3: number, count: number) => void): void {
+    const g = this.g;
+    const t = this.t[V6_HOST]!;
+    t.forEachRow((o) => {
+      const n = t.count(o, c);
+      if (n !== 0 && g.tags[c]! - t.tag(o, c) === age) fn(t.word(o, 0), t.word(o, 1), t.word(o, 2), t.word(o, 3), n);
+    });
+  }
+
+  /** Zeroes column c in every row, freeing rows no other column uses. */
+  clearColumn(c: number): void {
+    const g = this.g;
+    this.t.forEach((t, level) => {
+      t.sweep((o) => {
+        t.setCount(o, c, 0);
+        if (!t.isZero(o)) return false;
+        g.budget.used[V6_TIER[level]!]! -= 1;
+        return true;
+      });
+    });
+  }
+
   get hostRows(): number {
     return this.t[V6_HOST]!.size;
   }
@@ -140,11 +182,20 @@ export class HotV6 {
       for (let c = 0; c < g.cols; c++) t.addCount(o, c, delta);
       return CREATED;
     }
+    const d = t.data;
+    const w = t.width;
+    let zero = true;
     for (let c = 0; c < g.cols; c++) {
-      if (t.tag(o, c) !== tags[c]) this.migrate(level, t, o, c, k0, k1, k2, k3);
-      t.addCount(o, c, delta);
+      const at = o + w + 2 * c;
+      if (d[at] !== tags[c]) this.migrate(level, t, o, c, k0, k1, k2, k3);
+      let n = addInPlace(d, at + 1, delta);
+      if (n !== n) {
+        t.addCount(o, c, delta);
+        n = t.count(o, c);
+      }
+      if (n !== 0) zero = false;
     }
-    if (t.isZero(o)) {
+    if (zero) {
       t.removeAt(o);
       return DELETED;
     }

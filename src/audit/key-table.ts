@@ -69,11 +69,23 @@ export class KeyTable {
   }
 
   /**
-   * Loads the home slot of key and returns its first word. Issued for several
-   * tables before the real probes, it makes their cache misses overlap.
+   * Reads key's home slot (first and last word: a slot may straddle two cache
+   * lines). Issued for several tables before the real probes, it makes their
+   * cache misses overlap instead of queueing one after another.
    */
-  touch1(key: number): number {
-    return this.data[this.hash1(key | 0) * 2]!;
+  prefetch1(key: number): number {
+    const o = this.hash1(key | 0) * 2;
+    return this.data[o]! ^ this.data[o + 1]!;
+  }
+
+  prefetch2(k0: number, k1: number): number {
+    const o = this.hash2(k0 | 0, k1 | 0) * 3;
+    return this.data[o]! ^ this.data[o + 2]!;
+  }
+
+  prefetch4(k0: number, k1: number, k2: number, k3: number): number {
+    const o = this.hash4(k0 | 0, k1 | 0, k2 | 0, k3 | 0) * 5;
+    return this.data[o]! ^ this.data[o + 4]!;
   }
 
   get1(key: number): number {

@@ -42,27 +42,44 @@ export interface V6Plan {
   span: number;
   /** Added to the varying word per step. */
   step: number;
-  /** For a scan: the per-word masks keys are matched with. */
-  masks: readonly number[];
+  /** The prefix, for scans (masks are built only when one is needed). */
+  prefix: number;
+}
+
+/** Per-word masks of a prefix, as int32, for scans. */
+export function masksOf(p: number): number[] {
+  return [wordMask(p) | 0, wordMask(p - 32) | 0, wordMask(p - 64) | 0, wordMask(p - 96) | 0];
 }
 
 export function planV6(w0: number, w1: number, w2: number, w3: number, p: number): V6Plan {
-  const masks = [wordMask(p) | 0, wordMask(p - 32) | 0, wordMask(p - 64) | 0, wordMask(p - 96) | 0];
-  const plan = (level: number, bits: number, step: number): V6Plan => ({
+  let level: number;
+  let bits: number;
+  if (p === 0) {
+    level = -2;
+    bits = 0;
+  } else if (p <= 32) {
+    level = V6_32;
+    bits = 32 - p;
+  } else if (p <= 48) {
+    level = V6_48;
+    bits = 48 - p;
+  } else if (p <= 64) {
+    level = V6_64;
+    bits = 64 - p;
+  } else {
+    level = V6_HOST;
+    bits = 128 - p;
+  }
+  return {
     level,
     k0: w0,
     k1: level === V6_48 ? w1 & HI16 : w1,
     k2: w2,
     k3: w3,
     span: bits <= ENUMERATE_MAX_BITS ? 1 << bits : 0,
-    step,
-    masks,
-  });
-  if (p === 0) return plan(-2, 0, 0);
-  if (p <= 32) return plan(V6_32, 32 - p, 1);
-  if (p <= 48) return plan(V6_48, 48 - p, 0x10000);
-  if (p <= 64) return plan(V6_64, 64 - p, 1);
-  return plan(V6_HOST, 128 - p, 1);
+    step: level === V6_48 ? 0x10000 : 1,
+    prefix: p,
+  };
 }
 
 export class V6Levels {
@@ -106,6 +123,15 @@ export class V6Levels {
     return this.sumPlan(planV6(w0, w1, w2, w3, p));
   }
 
+  /** Home-slot read of a key on a level (see KeyTable.prefetch1). */
+  prefetch(level: number, k0: number, k1: number, k2: number, k3: number): number {
+    const t = this.t[level]!;
+    if (t.size === 0) return 0;
+    if (level === V6_HOST) return t.prefetch4(k0, k1, k2, k3);
+    if (level === V6_32) return t.prefetch1(k0);
+    return t.prefetch2(k0, k1);
+  }
+
   get1(level: number, k0: number, k1: number, k2: number, k3: number): number {
     const t = this.t[level]!;
     if (level === V6_HOST) return t.get4(k0, k1, k2, k3);
@@ -128,7 +154,7 @@ export class V6Levels {
       }
       return sum;
     }
-    return t.sumMatching([pl.k0 | 0, pl.k1 | 0, pl.k2 | 0, pl.k3 | 0], pl.masks);
+    return t.sumMatching([pl.k0 | 0, pl.k1 | 0, pl.k2 | 0, pl.k3 | 0], masksOf(pl.prefix));
   }
 
   release(b: TrackBudget): void {

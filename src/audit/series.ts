@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
-import { hostCidr, type Cidr, type IpAddress } from './address.ts';
+import { hostCidr, parseAddress, type Cidr, type IpAddress } from './address.ts';
 import { checkAddress, checkCidr, isCidr } from './cidr-arg.ts';
 import { CounterGroup } from './counter-group.ts';
 import { BadSeriesError, UnknownSeriesError } from './errors.ts';
@@ -15,6 +15,8 @@ import {
   type SeriesOptions,
   type SeriesType,
 } from './series-args.ts';
+import type { SeriesSnapshot, SnapshotBucket } from './series-snapshot.ts';
+import { ageOf, checkBuckets, exportColumn } from './snapshot-io.ts';
 import { StringSeries } from './string-series.ts';
 import { TrackBudget } from './track-budget.ts';
 import { windowRange } from './window-range.ts';
@@ -56,7 +58,7 @@ interface Series {
   readonly interval: number;
   readonly windows: number;
   options: Required<SeriesOptions>;
-  readonly data: IpData | StringData;
+  data: IpData | StringData;
   capWarned: boolean;
   seenDegraded: number;
 }
@@ -76,6 +78,7 @@ export class SeriesRegistry {
   private readonly byName = new Map<string, Series>();
   /** Degraded events of series since rebuilt, so the store's figure never goes down. */
   private retiredDegraded = 0;
+  private readonly defineListeners: Array<(name: string) => void> = [];
 
   constructor(opts: SeriesRegistryOptions) {
     this.clock = opts.clock;
@@ -96,6 +99,7 @@ export class SeriesRegistry {
         this.noteReplicate(name, opts);
         this.logger.info({ series: name, options: opts }, 'audit series options updated');
       }
+      this.notifyDefined(name);
       return;
     }
     if (old === undefined && this.byName.size >= MAX_SERIES) {
@@ -119,6 +123,91 @@ export class SeriesRegistry {
       seenDegraded: 0,
     });
     this.noteReplicate(name, opts);
+    this.notifyDefined(name);
+  }
+
+  /**
+   * Calls fn(name) after every successful define (new, reshaped or repeated),
+   * so persistence can restore a series once init has created it. Returns the
+   * unsubscribe function. A listener's exception propagates to define's caller.
+   */
+  onDefine(fn: (name: string) => void): () => void {
+    this.defineListeners.push(fn);
+    return () => {
+      const i = this.defineListeners.indexOf(fn);
+      if (i >= 0) this.defineListeners.splice(i, 1);
+    };
+  }
+
+  /** The series' visible windows as plain data: per-key counts, each window with its start. */
+  snapshot(name: string): SeriesSnapshot {
+    const s = this.get(name);
+    const sec = this.nowSec();
+    let buckets: SnapshotBucket[];
+    if (s.data.kind === 'ip') {
+      buckets = exportColumn(s.data.counter, 0, s.interval, s.windows, sec);
+    } else {
+      const strings = s.data.strings;
+      const start0 = strings.windowStart(sec);
+      buckets = [];
+      for (let k = 0; k < s.windows; k++) {
+        const m = strings.window(k);
+        if (m !== null && m.size > 0) buckets.push({ start: start0 - k * s.interval, counts: [...m.entries()] });
+      }
+    }
+    return { name: s.name, type: s.type, interval: s.interval, windows: s.windows, buckets };
+  }
+
+  /**
+   * Replaces the series' content with a snapshot (startup restore, console
+   * load into `name`). Windows are placed by their start, so time spent down
+   * ages them; windows older than the series keeps are dropped. Every entry is
+   * checked before anything changes. Returns the per-key entries now held
+   * (entries refused at the cap are counted as degraded, IP ones in their block).
+   */
+  restore(snap: SeriesSnapshot, name: string = snap?.name): number {
+    const s = this.get(name);
+    if (snap === null || typeof snap !== 'object' || snap.type !== s.type || snap.interval !== s.interval || snap.windows !== s.windows) {
+      const got = snap === null || typeof snap !== 'object' ? 'not a snapshot' : `${String(snap.type)} ${String(snap.interval)},${String(snap.windows)}`;
+      throw new BadSeriesError(`cannot load into series "${name}" (${s.type} ${s.interval},${s.windows}): the data is ${got}`);
+    }
+    const fail = (m: string) => new BadSeriesError(`cannot load into series "${name}": ${m}`);
+    const sec = this.nowSec();
+    if (s.data.kind === 'string') {
+      const entries = checkBuckets(snap.buckets, s.interval, (k) => checkStringKey(k, name), fail, false);
+      const strings = s.data.strings;
+      strings.clear();
+      const start0 = strings.windowStart(sec);
+      let kept = 0;
+      for (const e of entries) {
+        const age = ageOf(e.start, start0, s.interval, s.windows);
+        if (age >= 0 && strings.load(age, e.key, e.count)) kept++;
+      }
+      if (strings.degraded !== s.seenDegraded) this.noteCap(s);
+      return kept;
+    }
+    const family = s.data.family;
+    const entries = checkBuckets(
+      snap.buckets,
+      s.interval,
+      (k) => {
+        const a = parseAddress(k);
+        if (a.family !== family) throw fail(`${k} is not an IPv${family} address`);
+        return a;
+      },
+      fail,
+      false,
+    );
+    const counter = s.data.counter;
+    counter.clearColumn(0);
+    const start0 = counter.windowStart(0, sec);
+    let kept = 0;
+    for (const e of entries) {
+      const age = ageOf(e.start, start0, s.interval, s.windows);
+      if (age >= 0 && counter.load(0, age, e.key, e.count)) kept++;
+    }
+    if (s.data.budget.degraded !== s.seenDegraded) this.noteCap(s);
+    return kept;
   }
 
   has(name: string): boolean {
@@ -246,6 +335,10 @@ export class SeriesRegistry {
         ? 'audit series reached its cap on tracked keys: events for new keys are not stored (counted as degraded)'
         : 'audit series reached its cap on tracked addresses: events of new addresses are counted in their /24 (IPv4) or /64 (IPv6) block only',
     );
+  }
+
+  private notifyDefined(name: string): void {
+    for (const fn of [...this.defineListeners]) fn(name);
   }
 
   private noteReplicate(name: string, opts: Required<SeriesOptions>): void {

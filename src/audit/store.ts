@@ -1,13 +1,16 @@
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
-import type { Cidr, IpAddress } from './address.ts';
+import { parseAddress, type Cidr, type IpAddress } from './address.ts';
 import { checkAddress, checkCidr } from './cidr-arg.ts';
 import { BadMetricError, BadMonitorError, BadSeriesError, UnknownMonitorError } from './errors.ts';
 import { SessionGauges } from './gauges.ts';
 import { seedSequence } from './key-table.ts';
+import type { MonitorSnapshot } from './monitor-snapshot.ts';
 import { METRIC_NAMES, MonitorSet, type Monitor } from './monitor.ts';
 import { parseMonitor, type MonitorSpec } from './monitor-spec.ts';
+import type { SnapshotBucket } from './series-snapshot.ts';
 import { SeriesRegistry } from './series.ts';
+import { ageOf, checkBuckets, exportColumn, type CheckedEntry } from './snapshot-io.ts';
 import { windowRange } from './window-range.ts';
 
 export type Metric = (typeof METRIC_NAMES)[number];
@@ -124,6 +127,56 @@ export class AuditStore {
     const mi = metricIndex(metric);
     const m = this.monitorFor(monitor);
     return m.set.groups[mi]!.windowCounts(m.col, checkCidr(cidr), this.nowSec());
+  }
+
+  /**
+   * Per-address counts of one window (console `show all`): window 0..N−1,
+   * anything else → MW_ERR_BAD_MONITOR. Events folded at the cap are not listed.
+   */
+  hostCounts(metric: Metric, monitor: string, window: number): Array<[IpAddress, number]> {
+    const mi = metricIndex(metric);
+    const m = this.monitorFor(monitor);
+    if (!Number.isInteger(window) || window < 0 || window >= m.spec.windows) {
+      throw new BadMonitorError(`window ${window} does not exist in monitor "${m.spec.canonical}" (windows 0 to ${m.spec.windows - 1})`);
+    }
+    return m.set.groups[mi]!.hostCounts(m.col, window, this.nowSec());
+  }
+
+  /** A monitor's visible windows of every metric as plain data (persistence). */
+  monitorSnapshot(monitor: string): MonitorSnapshot {
+    const m = this.monitorFor(monitor);
+    const sec = this.nowSec();
+    const [connections, receptions, rejections] = m.set.groups.map((g) => exportColumn(g, m.col, m.spec.width, m.spec.windows, sec));
+    return { monitor: m.spec.canonical, connections: connections!, receptions: receptions!, rejections: rejections! };
+  }
+
+  /**
+   * Replaces a configured monitor's windows with saved ones, placed by their
+   * start so downtime ages them. Everything is checked before anything changes;
+   * an unknown monitor is MW_ERR_UNKNOWN_MONITOR. Returns the per-address
+   * entries now held.
+   */
+  restoreMonitor(snap: MonitorSnapshot): number {
+    if (snap === null || typeof snap !== 'object') throw new BadMonitorError('a monitor snapshot must be an object');
+    const spec = parseMonitor(snap.monitor);
+    const m = this.byName.get(spec.canonical);
+    if (m === undefined) throw new UnknownMonitorError(`cannot restore monitor "${spec.canonical}": it is not configured`);
+    const fail = (msg: string) => new BadMonitorError(`cannot restore monitor "${spec.canonical}": ${msg}`);
+    const checked: CheckedEntry<IpAddress>[][] = METRIC_NAMES.map((metric) =>
+      checkBuckets(snap[metric] as SnapshotBucket[] | undefined, spec.width, parseAddress, fail, true),
+    );
+    const sec = this.nowSec();
+    let kept = 0;
+    checked.forEach((entries, mi) => {
+      const g = m.set.groups[mi]!;
+      g.clearColumn(m.col);
+      const start0 = g.windowStart(m.col, sec);
+      for (const e of entries) {
+        const age = ageOf(e.start, start0, spec.width, spec.windows);
+        if (age >= 0 && g.load(m.col, age, e.key, e.count)) kept++;
+      }
+    });
+    return kept;
   }
 
   stats(): AuditStats {

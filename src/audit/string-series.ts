@@ -70,6 +70,44 @@ export class StringSeries {
     for (const [k, m] of [...this.ring.buckets()]) if (m.size === 0) this.ring.setAt(k, null);
   }
 
+  /** Epoch seconds at which window 0 starts, as of sec. */
+  windowStart(sec: number): number {
+    this.ring.advance(sec);
+    return this.ring.start;
+  }
+
+  /** Keys and counts of window k, or null when it holds none. */
+  window(k: number): ReadonlyMap<string, number> | null {
+    return this.ring.at(k);
+  }
+
+  /** Adds a saved count to window k (restore); false when refused at the cap. */
+  load(k: number, key: string, count: number): boolean {
+    let m = this.ring.at(k);
+    if (m === null) {
+      m = new Map();
+      this.ring.setAt(k, m);
+    }
+    const old = m.get(key);
+    if (old === undefined && this.used >= this.cap) {
+      this.degraded++;
+      return false;
+    }
+    if (old === undefined) this.used++;
+    const n = (old ?? 0) + count;
+    if (n === 0) {
+      m.delete(key);
+      this.used--;
+    } else {
+      m.set(key, n);
+    }
+    return true;
+  }
+
+  clear(): void {
+    this.ring.clear();
+  }
+
   /** (key, window) entries held: the unit the cap bounds. */
   get entries(): number {
     return this.used;

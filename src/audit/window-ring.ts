@@ -83,6 +83,17 @@ export class WindowRing<B> {
     return f < 0 ? 0 : f >= 1 ? 1 - Number.EPSILON : f;
   }
 
+  /** Drops every bucket (window positions stay where they are). */
+  clear(): void {
+    for (let i = 0; i < this.slots.length; i++) {
+      const b = this.slots[i];
+      if (b != null) {
+        this.slots[i] = null;
+        this.drop(b);
+      }
+    }
+  }
+
   /** Every live bucket, window 0 first. */
   *buckets(): Generator<[number, B]> {
     for (let k = 0; k < this.slots.length; k++) {

@@ -7,9 +7,9 @@ import { runServe, type ServeIo } from './serve.ts';
 export const USAGE = `usage: moonwatch <command> [options]
 
 commands:
-  serve --config FILE        run the SMTP listener with the policies of FILE
+  serve --config FILE        run the SMTP listener with the policies of FILE (--strict: refuse unusable saved state)
   test [files…] [--watch]    run policy fixtures through the real engine on a virtual clock
-  console                    interactive inbound_audit console (not yet available)
+  console [command…]         inbound_audit console of a running server (one command, or a prompt)
 
 options:
   -h, --help                 show this help (also: moonwatch <command> --help)
@@ -42,9 +42,10 @@ export async function main(argv: readonly string[], io: MainIo = { stdout: proce
       const { runTestCommand } = await import('./test-command.ts');
       return runTestCommand(rest);
     }
-    case 'console':
-      io.stderr.write('moonwatch console: not yet available\n');
-      return 2;
+    case 'console': {
+      const { runConsole } = await import('./console.ts');
+      return runConsole(rest, { stdout: io.stdout, stderr: io.stderr, stdin: process.stdin });
+    }
     default:
       io.stderr.write(`moonwatch: unknown command "${command}"\n\n${USAGE}`);
       return 2;

@@ -4,7 +4,8 @@
  * wires signals:
  *   SIGHUP          rebuild the script generation (same as a file change)
  *   SIGTERM/SIGINT  stop accepting, let sessions finish within the grace
- *                   period, close the gauges, exit 0
+ *                   period, close the gauges, save persisted series, exit 0
+ * and, when the config has a `control` section, the console control socket.
  */
 import { AuditStore } from '../audit/store.ts';
 import { SystemClock } from '../clock.ts';
@@ -15,17 +16,25 @@ import { errorMessage, isMoonwatchError } from '../errors.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { ScriptFault } from '../lua/errors.ts';
 import { createEngine, type Engine } from '../policy/engine.ts';
+import { ControlServer } from '../console/control-server.ts';
+import { SeriesJournal } from '../persist/journal.ts';
+import { MaintenanceLoop } from '../persist/maintenance.ts';
+import { MonitorPersistence } from '../persist/monitor-persistence.ts';
+import { SeriesPersistence } from '../persist/series-persistence.ts';
 import { startSmtpServer, type SmtpListener } from '../smtp/server.ts';
 import { createSink, type Sink } from '../smtp/sink.ts';
 import { parseArgs, UsageError } from './args.ts';
 
-export const SERVE_USAGE = `usage: moonwatch serve --config FILE
+export const SERVE_USAGE = `usage: moonwatch serve --config FILE [--strict]
 
 Runs the SMTP listener with the policies and settings of FILE (YAML or JSON;
 see docs/config.md).
 
 options:
   -c, --config FILE   the config file (required)
+      --strict        refuse to start when saved audit state is unusable
+                      (corrupt, another version, reshaped) instead of
+                      setting it aside and starting that series empty
   -h, --help          show this help
 `;
 
@@ -41,11 +50,14 @@ const processIo: ServeIo = { stdout: process.stdout, stderr: process.stderr, sig
 /** Resolves with the exit code once the server has stopped (or could not start). */
 export async function runServe(argv: readonly string[], io: ServeIo = processIo): Promise<number> {
   let configPath: string;
+  let strict = false;
   try {
     const args = parseArgs(argv, [
       { name: 'config', alias: 'c' },
+      { name: 'strict', switch: true },
       { name: 'help', alias: 'h', switch: true },
     ]);
+    strict = args.flags.has('strict');
     if (args.flags.has('help')) {
       io.stdout.write(SERVE_USAGE);
       return 0;
@@ -70,7 +82,7 @@ export async function runServe(argv: readonly string[], io: ServeIo = processIo)
   }
   const logger = createLogger({ level: config.log.level, pretty: io.stdout.isTTY === true });
   try {
-    const running = await start(config, logger);
+    const running = await start(config, logger, strict);
     return await serveUntilSignal(running, config, logger, io);
   } catch (err) {
     logger.fatal({ err: errorMessage(err), code: isMoonwatchError(err) ? err.code : undefined, ...faultPosition(err) }, 'moonwatch could not start');
@@ -83,26 +95,43 @@ interface Running {
   readonly engine: Engine;
   readonly sink: Sink;
   readonly listener: SmtpListener;
-  readonly maintenance: NodeJS.Timeout;
+  readonly maintenance: MaintenanceLoop;
+  readonly control: ControlServer | undefined;
 }
 
-async function start(config: MoonwatchConfig, logger: Logger): Promise<Running> {
+async function start(config: MoonwatchConfig, logger: Logger, strict: boolean): Promise<Running> {
   const clock = new SystemClock();
   const store = new AuditStore(storeOptionsFrom(config, { clock, logger }));
+  const ia = config.inboundAudit;
+  const persistence = new SeriesPersistence({ dir: ia.serializeDir, series: store.series, clock, logger, strict });
+  const journal = new SeriesJournal({ dir: ia.logDir, series: store.series, clock, logger, periodSec: ia.maintenanceInterval });
+  // Monitors exist from the config on: restore them before any session counts.
+  const monitors = ia.persistMonitors ? new MonitorPersistence({ dir: ia.serializeDir, store, clock, logger }) : undefined;
+  monitors?.restore(strict);
+  // Series appear only when init defines them, after the store exists: restore each then.
+  store.series.onDefine((name: string) => {
+    persistence.onDefined(name);
+    journal.onDefined(name);
+  });
   const engine = await createEngine(engineOptionsFrom(config, { clock, logger, store }));
   let sink: Sink | undefined;
+  let control: ControlServer | undefined;
   try {
+    persistence.finishStartup();
     if (config.scripts.hotReload) await engine.watch();
     sink = await createSink(config.sink, { clock, logger, hostname: config.hostname });
+    if (config.control !== undefined) {
+      control = await ControlServer.start({
+        ...(config.control.socket === undefined ? {} : { socketPath: config.control.socket }),
+        ...(config.control.tcp === undefined ? {} : { tcp: config.control.tcp }),
+        ...(config.control.token === undefined ? {} : { token: config.control.token }),
+        logger,
+        deps: { store, engine, serializeDir: ia.serializeDir, logger, afterReload: () => persistence.restorePending() },
+      });
+    }
     const listener = await startSmtpServer({ config, engine, sink, logger, clock });
-    const maintenance = setInterval(() => {
-      try {
-        store.maintain();
-      } catch (err) {
-        logger.error({ err: errorMessage(err) }, 'audit store maintenance failed');
-      }
-    }, config.inboundAudit.maintenanceInterval * 1000);
-    maintenance.unref();
+    const maintenance = new MaintenanceLoop({ store, persistence, journal, ...(monitors === undefined ? {} : { monitors }), clock, logger, intervalSec: ia.maintenanceInterval });
+    maintenance.start();
     const status = engine.status();
     logger.info(
       {
@@ -112,11 +141,13 @@ async function start(config: MoonwatchConfig, logger: Logger): Promise<Running> 
         listen: listener.addresses().map((a) => a.id),
         sink: sink.type,
         hotReload: config.scripts.hotReload,
+        ...(control === undefined ? {} : { control: control.addresses() }),
       },
       'moonwatch serving',
     );
-    return { engine, sink, listener, maintenance };
+    return { engine, sink, listener, maintenance, control };
   } catch (err) {
+    await control?.close();
     await engine.close();
     await sink?.close();
     throw err;
@@ -164,8 +195,14 @@ function serveUntilSignal(running: Running, config: MoonwatchConfig, logger: Log
 }
 
 async function stop(running: Running, config: MoonwatchConfig, logger: Logger): Promise<void> {
-  await running.listener.close(config.limits.shutdownGraceMs);
-  clearInterval(running.maintenance);
+  // Console first: nothing changes the counters behind the final save.
+  await running.control?.close();
+  try {
+    await running.listener.close(config.limits.shutdownGraceMs);
+  } finally {
+    // The shutdown save must happen even if draining the sessions failed.
+    running.maintenance.stop();
+  }
   await running.engine.close();
   await running.sink.close();
   const s = running.engine.status();

@@ -15,6 +15,9 @@ import {
   DEFAULT_BUDGETS,
   DEFAULT_INBOUND_AUDIT,
   DEFAULT_LIMITS,
+  DEFAULT_LOG_DIR,
+  DEFAULT_SERIALIZE_DIR,
+  type ControlConfig,
   type InboundAuditConfig,
   type LimitsConfig,
   type ListenAddress,
@@ -35,6 +38,7 @@ const TOP_KEYS = [
   'xclient',
   'limits',
   'log',
+  'control',
 ] as const;
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -64,7 +68,7 @@ export function parseConfig(text: string, file: string): MoonwatchConfig {
     listen: readListen(root.required('listen')),
     hostname: root.opt('hostname', osHostname(), readHostname),
     banner: root.opt('banner', 'moonwatch', (n) => n.string()),
-    inboundAudit: readInboundAudit(root.get('inbound_audit')),
+    inboundAudit: readInboundAudit(root.get('inbound_audit'), baseDir),
     scripts: readScripts(root.required('scripts'), baseDir),
     budgets: readBudgets(root.get('budgets')),
     failureMode: readFailureMode(root.get('failure_mode')),
@@ -72,6 +76,38 @@ export function parseConfig(text: string, file: string): MoonwatchConfig {
     xclient: readXclient(root.get('xclient')),
     limits: readLimits(root.get('limits')),
     log: readLog(root.get('log')),
+    ...readControl(root.get('control'), baseDir),
+  };
+}
+
+function readControl(node: ConfigNode, baseDir: string): { control?: ControlConfig } {
+  if (node.isNull) return {};
+  const m = node.map(['socket', 'tcp', 'token']);
+  const socket = m.opt('socket', undefined as string | undefined, (n) => {
+    const p = resolvePath(n.string(), baseDir);
+    // sun_path holds 108 bytes on Linux (104 on BSDs), NUL included.
+    if (Buffer.byteLength(p) > 103) n.fail(`${p} is longer than a Unix socket path may be (103 bytes)`);
+    return p;
+  });
+  const tcp = m.opt('tcp', undefined as ControlConfig['tcp'], (n) => {
+    const v = n.string();
+    const mm = /^(127\.0\.0\.1|\[::1\]):(\d{1,5})$/.exec(v);
+    if (mm === null || Number(mm[2]) > 65535) return n.fail(`"${v}" must be a loopback address with a port: "127.0.0.1:PORT" or "[::1]:PORT"`);
+    return { host: mm[1] === '[::1]' ? '::1' : mm[1]!, port: Number(mm[2]) };
+  });
+  const token = m.opt('token', undefined as string | undefined, (n) => {
+    const t = String(n.string());
+    if (t.length < 16 || /\s/.test(t)) n.fail('must be at least 16 characters without blanks');
+    return t;
+  });
+  if (tcp !== undefined && token === undefined) m.get('tcp').fail('a TCP console needs control.token');
+  if (socket === undefined && tcp === undefined) node.fail('needs socket, tcp or both');
+  return {
+    control: {
+      ...(socket === undefined ? {} : { socket }),
+      ...(tcp === undefined ? {} : { tcp }),
+      ...(token === undefined ? {} : { token }),
+    },
   };
 }
 
@@ -101,7 +137,7 @@ function readHostname(node: ConfigNode): string {
   return v;
 }
 
-function readInboundAudit(node: ConfigNode): InboundAuditConfig {
+function readInboundAudit(node: ConfigNode, baseDir: string): InboundAuditConfig {
   const m = node.map([
     'monitors',
     'maintenance_interval',
@@ -109,6 +145,9 @@ function readInboundAudit(node: ConfigNode): InboundAuditConfig {
     'max_tracked_per_series',
     'reception_unit',
     'strict_monitors',
+    'serialize_dir',
+    'log_dir',
+    'persist_monitors',
   ]);
   const d = DEFAULT_INBOUND_AUDIT;
   return {
@@ -118,6 +157,9 @@ function readInboundAudit(node: ConfigNode): InboundAuditConfig {
     maxTrackedPerSeries: m.opt('max_tracked_per_series', d.maxTrackedPerSeries, (n) => n.int(1)),
     receptionUnit: m.opt('reception_unit', d.receptionUnit, (n) => n.oneOf(['recipient', 'message'] as const)),
     strictMonitors: m.opt('strict_monitors', d.strictMonitors, (n) => n.bool()),
+    serializeDir: resolvePath(m.opt('serialize_dir', DEFAULT_SERIALIZE_DIR, (n) => n.string()), baseDir),
+    logDir: resolvePath(m.opt('log_dir', DEFAULT_LOG_DIR, (n) => n.string()), baseDir),
+    persistMonitors: m.opt('persist_monitors', false, (n) => n.bool()),
   };
 }
 

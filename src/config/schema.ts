@@ -29,6 +29,21 @@ export interface InboundAuditConfig {
   readonly maxTrackedPerSeries: number;
   readonly receptionUnit: 'recipient' | 'message';
   readonly strictMonitors: boolean;
+  /** Absolute. Saved state of persist=true series (and of the monitors with persistMonitors). */
+  readonly serializeDir: string;
+  /** Absolute. Journal files of serialize=true series. */
+  readonly logDir: string;
+  /** Save and restore the built-in monitors' windows like persisted series. */
+  readonly persistMonitors: boolean;
+}
+
+/** The console control socket; absent: no console. */
+export interface ControlConfig {
+  /** Absolute path of the Unix socket (mode 0600). */
+  readonly socket?: string;
+  /** Loopback TCP listener; needs `token`. */
+  readonly tcp?: { readonly host: string; readonly port: number };
+  readonly token?: string;
 }
 
 export interface ScriptsConfig {
@@ -77,6 +92,7 @@ export interface MoonwatchConfig {
   readonly xclient: { readonly trusted: string[] };
   readonly limits: LimitsConfig;
   readonly log: { readonly level: string };
+  readonly control?: ControlConfig;
 }
 
 export const DEFAULT_LIMITS: LimitsConfig = Object.freeze({
@@ -92,7 +108,11 @@ export const DEFAULT_LIMITS: LimitsConfig = Object.freeze({
   shutdownGraceMs: 10_000,
 });
 
-export const DEFAULT_INBOUND_AUDIT: Omit<InboundAuditConfig, 'monitors'> = Object.freeze({
+/** serialize_dir and log_dir default to these names beside the config file (Momentum puts them in its log root). */
+export const DEFAULT_SERIALIZE_DIR = 'audit_series_persist';
+export const DEFAULT_LOG_DIR = 'audit_series_logs';
+
+export const DEFAULT_INBOUND_AUDIT: Omit<InboundAuditConfig, 'monitors' | 'serializeDir' | 'logDir' | 'persistMonitors'> = Object.freeze({
   maintenanceInterval: 300,
   maxTrackedPerMonitor: DEFAULT_MAX_TRACKED,
   maxTrackedPerSeries: DEFAULT_MAX_TRACKED,

@@ -24,6 +24,10 @@ import { BareLineFeedError, StrictSmtpStream } from './strict-stream.ts';
 /** Commands a session may still use once shutdown began, while a transaction is open. */
 const SHUTDOWN_IN_TRANSACTION = new Set(['RCPT', 'DATA', 'RSET', 'NOOP', 'QUIT']);
 
+function fireDeadline(conn: PolicyConnection): void {
+  conn.onDeadlineTimer();
+}
+
 const HOST_BUG: Verdict = Object.freeze({ action: 'tempfail', code: 451, enhanced: '4.3.0', text: 'Local error in processing', tarpitMs: 0 });
 
 interface PendingReply {
@@ -34,16 +38,24 @@ interface PendingReply {
 
 export class PolicyConnection extends SMTPConnection {
   policy!: PolicySession;
-  log!: Logger;
   closeReason: CloseReason | undefined;
   readonly ctx: ConnectionContext;
   private pending: PendingReply | undefined;
   private errorCount = 0;
   private transactionDone = false;
-  private deadline: NodeJS.Timeout | undefined;
+  /** Built on first use: most sessions log nothing at the usual levels. */
+  private sessionLog: Logger | undefined;
+  /** The peer the current session was opened for (XCLIENT changes it before the restart). */
+  private sessionPeer = '';
+  /** Monotonic ms by which the client owes the current command (or the whole DATA). */
+  private deadlineAt = 0;
+  /** The one deadline timer, and the monotonic ms it is due. */
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private deadlineTimerAt = 0;
   /** Ends a running tarpit early; set while one runs. */
   private cancelTarpit: (() => void) | undefined;
-  private deadlineMs = 0;
+  /** What decide() found besides the reply: whether it is a protocol reply to report. */
+  private decidedReport = false;
   private finished = false;
   private xclientActive = false;
   private xclientHadAddr = false;
@@ -68,21 +80,31 @@ export class PolicyConnection extends SMTPConnection {
       listener: this.ctx.listenerId(),
       hostname: this.ctx.hostname,
     });
-    this.log = this.ctx.logger.child({ session: this.policy.id, peer: this.remoteAddress });
+    this.sessionLog = undefined;
+    this.sessionPeer = this.remoteAddress;
     this.errorCount = 0;
     this.transactionDone = false;
-    this.log.info({ port: this.remotePort, listener: this.ctx.listenerId(), generation: this.policy.generation }, 'connection opened');
+    if (this.ctx.logger.isLevelEnabled('info')) {
+      this.log.info({ port: this.remotePort, listener: this.ctx.listenerId(), generation: this.policy.generation }, 'connection opened');
+    }
+  }
+
+  /** The session's logger (session id and peer bound). */
+  get log(): Logger {
+    // A pino child serialises its bindings when made: only pay that when a line is written.
+    return (this.sessionLog ??= this.ctx.logger.child({ session: this.policy.id, peer: this.sessionPeer }));
   }
 
   /** Socket closed, whatever the cause: the one place the session and its gauge are closed. */
   finish(): void {
     if (this.finished) return;
     this.finished = true;
-    clearTimeout(this.deadline);
+    clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = undefined;
     this.cancelTarpit?.();
     const reason = this.closeReason ?? 'reset';
     this.policy.close(reason);
-    this.log.info({ reason, messages: this.messages, durationMs: Math.round(this.ctx.monotonicMs() - this.openedAt) }, 'connection closed');
+    if (this.ctx.logger.isLevelEnabled('info')) this.log.info({ reason, messages: this.messages, durationMs: Math.round(this.ctx.monotonicMs() - this.openedAt) }, 'connection closed');
   }
 
   /** The socket has closed and the session with it. */
@@ -114,16 +136,18 @@ export class PolicyConnection extends SMTPConnection {
   override send(code: number, data?: string | string[] | null, context?: string | false): void {
     const pending = this.pending;
     this.pending = undefined;
-    const writable = !this._upgrading && !this._socket.destroyed && this._socket.readyState === 'open';
     const reply = pending?.reply;
+    // Only a 4xx/5xx needs to know whether it reached the client; checked before
+    // sending, as a 421 closes the socket.
+    const writable = (reply?.code ?? code) >= 400 && !this._upgrading && !this._socket.destroyed && this._socket.readyState === 'open';
     if (reply !== undefined) {
       code = reply.code;
       super.send(code, reply.enhanced === '' ? reply.text : `${reply.enhanced} ${reply.text}`, false);
     } else {
       super.send(code, data, context);
     }
-    // Nothing reached the client: nothing was rejected.
-    if (!writable || code < 400) return;
+    // Success, or nothing reached the client: nothing was rejected.
+    if (!writable) return;
     if (pending === undefined || pending.report) {
       this.policy.protocolRejection(code);
       this.log.info({ code, text: reply?.text ?? (Array.isArray(data) ? data[0] : data) }, 'protocol rejection');
@@ -146,21 +170,41 @@ export class PolicyConnection extends SMTPConnection {
     this.send(reply.code);
   }
 
-  private async decide(phase: SmtpPhase, run: () => Promise<Verdict>): Promise<{ reply: SmtpReply | undefined; report: boolean }> {
+  /**
+   * Runs one phase and returns its reply (undefined: the library's own success
+   * reply); decidedReport then says whether the reply is a protocol rejection.
+   */
+  private async decide(phase: SmtpPhase, arg?: string): Promise<SmtpReply | undefined> {
+    this.decidedReport = false;
     // The socket is gone: no reply will be read, and the session is closed.
-    if (this.finished) return { reply: undefined, report: false };
+    if (this.finished) return undefined;
     let verdict: Verdict;
-    let report = false;
     try {
-      verdict = await run();
+      verdict = await this.runPhase(phase, arg);
     } catch (err) {
       // The engine turns script faults into verdicts; an exception here is a host bug.
       this.log.error({ phase, err: errorMessage(err) }, 'policy phase failed');
       verdict = HOST_BUG;
-      report = true;
     }
     if (verdict.tarpitMs > 0) await this.tarpit(verdict.tarpitMs);
-    return { reply: replyForVerdict(verdict, phase, this.ctx.hostname), report };
+    this.decidedReport = verdict === HOST_BUG;
+    return replyForVerdict(verdict, phase, this.ctx.hostname);
+  }
+
+  /** A switch rather than a closure per call: this runs for every command. */
+  private runPhase(phase: SmtpPhase, arg: string | undefined): Promise<Verdict> {
+    switch (phase) {
+      case 'connect':
+        return this.policy.connect();
+      case 'ehlo':
+        return this.policy.ehlo(arg ?? '');
+      case 'mailfrom':
+        return this.policy.mailFrom(arg ?? '');
+      case 'rcptto':
+        return this.policy.rcptTo(arg ?? '');
+      case 'data':
+        throw new Error('the data phase is run by runDataPhase');
+    }
   }
 
   /** Holds the reply for `ms`; cut short when the connection goes away. */
@@ -187,23 +231,41 @@ export class PolicyConnection extends SMTPConnection {
   /** The client owes us a whole command (or the whole DATA) within the deadline, however it trickles. */
   armDeadline(): void {
     if (this._closing || this._closed || this.finished) {
-      clearTimeout(this.deadline);
+      clearTimeout(this.deadlineTimer);
+      this.deadlineTimer = undefined;
       return;
     }
     const dataMode = this._parser !== false && this._parser._dataMode;
     const ms = dataMode ? this.ctx.limits.dataTimeoutMs : this.ctx.limits.commandTimeoutMs;
-    // One timer per connection, re-armed in place: this runs for every command.
-    if (this.deadline !== undefined && ms === this.deadlineMs) {
-      this.deadline.refresh();
+    const now = this.ctx.monotonicMs();
+    this.deadlineAt = now + ms;
+    // This runs for every command, so it only stores the deadline. The timer
+    // moves only when the deadline comes before it is due; a later deadline is
+    // picked up when the timer fires early and re-arms itself.
+    if (this.deadlineTimer === undefined || this.deadlineAt < this.deadlineTimerAt) this.startDeadlineTimer(ms, now);
+  }
+
+  private startDeadlineTimer(ms: number, now: number): void {
+    clearTimeout(this.deadlineTimer);
+    this.deadlineTimerAt = now + ms;
+    // The connection rides as the timer's argument: no closure per connection.
+    this.deadlineTimer = setTimeout(fireDeadline, ms, this);
+    this.deadlineTimer.unref();
+  }
+
+  /** The deadline timer fired: the deadline may have moved on since it was set. */
+  onDeadlineTimer(): void {
+    this.deadlineTimer = undefined;
+    const now = this.ctx.monotonicMs();
+    if (now < this.deadlineAt) {
+      this.startDeadlineTimer(this.deadlineAt - now, now);
       return;
     }
-    clearTimeout(this.deadline);
-    this.deadlineMs = ms;
-    this.deadline = setTimeout(() => this.onDeadline(), ms);
-    this.deadline.unref();
+    this.onDeadline();
   }
 
   private onDeadline(): void {
+    // A command at work keeps the client blameless; its reply re-arms the deadline.
     if (this._handlerPending || this._closing || this._closed) return;
     this.closeQuietly('timeout', protocolReply(421, '4.4.2', `${this.ctx.hostname} Error: timeout exceeded`));
   }
@@ -270,14 +332,14 @@ export class PolicyConnection extends SMTPConnection {
       callback(new Error('shutting down'));
       return;
     }
-    const { reply, report } = await this.decide('connect', () => this.policy.connect());
+    const reply = await this.decide('connect');
     if (reply === undefined) {
       callback();
       this.armDeadline();
       return;
     }
     this.closeReason ??= 'disconnect';
-    this.pending = { reply, report };
+    this.pending = { reply, report: this.decidedReport };
     callback(new Error(reply.text));
   }
 
@@ -300,13 +362,13 @@ export class PolicyConnection extends SMTPConnection {
     // EHLO is an implicit RSET (RFC 5321 §4.1.4).
     if (this.inTransaction || this.transactionDone) this.policy.reset();
     this.transactionDone = false;
-    const { reply, report } = await this.decide('ehlo', () => this.policy.ehlo(name));
+    const reply = await this.decide('ehlo', name);
     if (reply === undefined) {
       library(command, callback);
       return;
     }
     if (reply.code >= 400) this.hostNameAppearsAs = false;
-    this.sendReply(reply, report);
+    this.sendReply(reply, this.decidedReport);
     callback();
   }
 
@@ -316,14 +378,14 @@ export class PolicyConnection extends SMTPConnection {
       this.policy.reset();
       this.transactionDone = false;
     }
-    const { reply, report } = await this.decide('mailfrom', () => this.policy.mailFrom(address));
-    this.answer(reply, report, callback);
+    const reply = await this.decide('mailfrom', address);
+    this.answer(reply, this.decidedReport, callback);
   }
 
   /** From the server's onRcptTo. */
   async onPolicyRcpt(address: string, callback: (err?: Error | null) => void): Promise<void> {
-    const { reply, report } = await this.decide('rcptto', () => this.policy.rcptTo(address));
-    this.answer(reply, report, callback);
+    const reply = await this.decide('rcptto', address);
+    this.answer(reply, this.decidedReport, callback);
   }
 
   /** Hands a decided reply to a library callback: the library's send() picks it up. */
@@ -387,12 +449,12 @@ export class PolicyConnection extends SMTPConnection {
     this.policy.close('xclient');
     this.openPolicy();
     this.log.info({ proxy, helo: this._xClient.get('HELO') ?? undefined, name: this._xClient.get('NAME') ?? undefined }, 'xclient: session restarted');
-    const { reply, report } = await this.decide('connect', () => this.policy.connect());
+    const reply = await this.decide('connect');
     if (reply === undefined) {
       super._sendGreeting();
       return;
     }
     this.closeReason ??= 'disconnect';
-    this.sendReply({ ...reply, close: true }, report);
+    this.sendReply({ ...reply, close: true }, this.decidedReport);
   }
 }

@@ -10,7 +10,7 @@ import type { AcceptedMessage } from '../policy/session-api.ts';
 import type { PolicyConnection } from './connection.ts';
 import { RelayRejectedError } from './errors.ts';
 import { readMessage, type ViolationKind } from './message-reader.ts';
-import { prependReceived } from './received.ts';
+import { receivedHeaderBytes } from './received.ts';
 import { protocolReply, replyForVerdict, type SmtpReply } from './reply.ts';
 
 export async function runDataPhase(
@@ -19,7 +19,21 @@ export async function runDataPhase(
   callback: (err?: Error | null, message?: string) => void,
 ): Promise<void> {
   const { limits, hostname } = conn.ctx;
-  const result = await readMessage(stream, { maxBytes: limits.maxMessageBytes, maxLineLength: limits.maxLineLength });
+  const policy = conn.policy;
+  // The trace header goes in front in the same copy that joins the chunks.
+  // (Closures here are passed inline: under tsx a named one costs a
+  // defineProperty every time it is created, and this runs for every message.)
+  const result = await readMessage(stream, { maxBytes: limits.maxMessageBytes, maxLineLength: limits.maxLineLength }, () =>
+    receivedHeaderBytes({
+      helo: conn.hostNameAppearsAs || '',
+      address: conn.remoteAddress,
+      hostname,
+      protocol: conn._transmissionType(),
+      id: policy.id,
+      recipients: conn.session.envelope.rcptTo.map((r) => r.address),
+      nowMs: conn.ctx.clock.now(),
+    }),
+  );
   // The client went away: there is nobody to answer, and the session is closed.
   if (conn.isFinished) return;
   if (!result.ok) {
@@ -29,31 +43,21 @@ export async function runDataPhase(
     finishTransaction(conn, false);
     return;
   }
-  const policy = conn.policy;
-  const raw = prependReceived(result.raw, {
-    helo: conn.hostNameAppearsAs || '',
-    address: conn.remoteAddress,
-    hostname,
-    protocol: conn._transmissionType(),
-    id: policy.id,
-    recipients: conn.session.envelope.rcptTo.map((r) => r.address),
-    nowMs: conn.ctx.clock.now(),
-  });
+  const raw = result.raw;
   let sinkError: unknown;
   let storedAs = '';
-  const deliver = async (message: AcceptedMessage): Promise<void> => {
-    try {
-      storedAs = await conn.ctx.sink.deliver(message);
-    } catch (err) {
-      sinkError = err;
-      conn.log.error({ sink: conn.ctx.sink.type, err: errorMessage(err), code: (err as { code?: string }).code }, 'delivery failed');
-      throw err;
-    }
-  };
   let verdict;
   let report = false;
   try {
-    verdict = await policy.data({ raw }, deliver);
+    verdict = await policy.data({ raw }, async (message: AcceptedMessage): Promise<void> => {
+      try {
+        storedAs = await conn.ctx.sink.deliver(message);
+      } catch (err) {
+        sinkError = err;
+        conn.log.error({ sink: conn.ctx.sink.type, err: errorMessage(err), code: (err as { code?: string }).code }, 'delivery failed');
+        throw err;
+      }
+    });
   } catch (err) {
     conn.log.error({ phase: 'data', err: errorMessage(err) }, 'policy phase failed');
     verdict = { action: 'tempfail', code: 451, enhanced: '4.3.0', text: 'Local error in processing', tarpitMs: 0 } as const;
@@ -67,7 +71,7 @@ export async function runDataPhase(
     reply = protocolReply(r.code, r.enhanced === '' ? (r.code >= 500 ? '5.0.0' : '4.0.0') : r.enhanced, r.text, reply.close);
   }
   const queueId = `${policy.id}.${conn.session.transaction}`;
-  if (reply === undefined) {
+  if (reply === undefined && conn.ctx.logger.isLevelEnabled('info')) {
     conn.log.info({ queueId, bytes: raw.length, recipients: conn.session.envelope.rcptTo.length, sink: conn.ctx.sink.type, stored: storedAs }, 'message accepted');
   }
   conn.answer(reply, report, callback, `Ok: queued as ${queueId}`);

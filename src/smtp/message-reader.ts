@@ -67,10 +67,14 @@ export class MessageScanner {
     this.chunks.push(chunk);
   }
 
-  end(): ReadResult {
+  /** `prefix` (a trace header), asked for only when the message is good, goes in front of it in the same copy. */
+  end(prefix?: () => Buffer): ReadResult {
     if (this.violation === undefined && this.lastByte === CR) this.violation = 'bare-cr';
     if (this.violation !== undefined) return { ok: false, violation: this.violation, bytes: this.bytes };
-    return { ok: true, raw: Buffer.concat(this.chunks, this.bytes) };
+    if (prefix === undefined) return { ok: true, raw: Buffer.concat(this.chunks, this.bytes) };
+    const head = prefix();
+    this.chunks.unshift(head);
+    return { ok: true, raw: Buffer.concat(this.chunks, head.length + this.bytes) };
   }
 
   private stop(kind: ViolationKind): void {
@@ -79,19 +83,34 @@ export class MessageScanner {
   }
 }
 
-/** Consumes the whole stream; resolves `aborted` when it breaks off (the client went away). */
-export function readMessage(stream: Readable, limits: ReadLimits): Promise<ReadResult> {
+const ABORTED: ReadResult = Object.freeze({ ok: false, violation: 'aborted', bytes: 0 });
+
+/**
+ * Consumes the whole stream; resolves `aborted` when it breaks off (the client
+ * went away). `prefix` is called once the message is complete and good.
+ */
+export function readMessage(stream: Readable, limits: ReadLimits, prefix?: () => Buffer): Promise<ReadResult> {
   return new Promise((resolve) => {
     const scanner = new MessageScanner(limits);
     let done = false;
-    const finish = (r: ReadResult): void => {
+    // Plain listeners and a flag rather than once(): the stream is dropped after
+    // DATA anyway, and this runs for every message. (No named closures either:
+    // under tsx every one costs a defineProperty each time it is created.)
+    stream.on('data', (chunk: Buffer) => scanner.push(chunk));
+    stream.on('end', () => {
       if (done) return;
       done = true;
-      resolve(r);
-    };
-    stream.on('data', (chunk: Buffer) => scanner.push(chunk));
-    stream.once('end', () => finish(scanner.end()));
-    stream.once('error', () => finish({ ok: false, violation: 'aborted', bytes: 0 }));
-    stream.once('close', () => finish({ ok: false, violation: 'aborted', bytes: 0 }));
+      resolve(scanner.end(prefix));
+    });
+    stream.on('error', () => {
+      if (done) return;
+      done = true;
+      resolve(ABORTED);
+    });
+    stream.on('close', () => {
+      if (done) return;
+      done = true;
+      resolve(ABORTED);
+    });
   });
 }

@@ -81,8 +81,15 @@ class ListenerState {
   }
 }
 
+/**
+ * The library hands its callbacks the session, not the connection; the
+ * connection rides on the session object (which lives as long as the
+ * connection), a cheaper lookup than a WeakMap on every command.
+ */
+const CONNECTION = Symbol('moonwatch.connection');
+type SessionWithConnection = SMTPServerSession & { [CONNECTION]?: PolicyConnection };
+
 class PolicySmtpServer extends SMTPServer {
-  private readonly bySession = new WeakMap<SMTPServerSession, PolicyConnection>();
   boundId = '';
 
   constructor(
@@ -103,19 +110,21 @@ class PolicySmtpServer extends SMTPServer {
       this.refuse(socket, peer, decision);
       return;
     }
-    socket.once('close', () => this.state.caps.release(peer));
     let connection: PolicyConnection;
     try {
       connection = new PolicyConnection(this, socket, socketOptions ?? undefined, this.ctx);
     } catch (err) {
       this.ctx.logger.error({ peer, err: errorMessage(err) }, 'cannot open a policy session');
+      // The slot taken above is given back when the socket goes, as for any connection.
+      socket.once('close', () => this.state.caps.release(peer));
       this.refuse(socket, peer, 'error');
       return;
     }
     this.state.accepted += 1;
     this.state.connections.add(connection);
-    this.bySession.set(connection.session, connection);
+    (connection.session as SessionWithConnection)[CONNECTION] = connection;
     socket.once('close', () => {
+      this.state.caps.release(peer);
       connection.finish();
       this.state.connections.delete(connection);
       this.state.removed();
@@ -140,7 +149,7 @@ class PolicySmtpServer extends SMTPServer {
   }
 
   private conn(session: SMTPServerSession): PolicyConnection {
-    const c = this.bySession.get(session);
+    const c = (session as SessionWithConnection)[CONNECTION];
     if (c === undefined) throw new Error(`no connection for session ${session.id}`);
     return c;
   }

@@ -18,7 +18,7 @@ describe('KeyTable', () => {
     const next = rng(width);
     // A small key space so entries are created, updated and cancelled to zero often.
     const keyOf = () => Array.from({ length: width }, () => next() % 64);
-    for (let i = 0; i < 20_000; i++) {
+    for (let i = 0; i < 10_000; i++) {
       const k = keyOf();
       const id = k.join(',');
       const delta = (next() % 7) - 3 || 1;
@@ -50,7 +50,7 @@ describe('KeyTable', () => {
     const t = new KeyTable(1, 99);
     const next = rng(5);
     const model = new Map<number, number>();
-    for (let i = 0; i < 50_000; i++) {
+    for (let i = 0; i < 20_000; i++) {
       // Half the keys have the top bit set: they must not collide with their int32 twins.
       const k = i % 2 === 0 ? next() | 0x80000000 : next() & 0x7fffffff;
       t.add1(k >>> 0, 1, true);
@@ -102,7 +102,7 @@ describe('HotTable', () => {
     const model = new Map<string, [number, number]>();
     const next = rng(11);
     const tags = Int32Array.of(3, 9);
-    for (let i = 0; i < 20_000; i++) {
+    for (let i = 0; i < 8_000; i++) {
       const k0 = next() % 50;
       const k1 = next() % 50;
       const id = `${k0},${k1}`;

@@ -78,6 +78,16 @@ describe('AuditStore cap on tracked addresses', () => {
     expect(store.stats().degradedEvents).toBe(20);
     expect(warnings(records).filter((m) => m.includes('cap'))).toHaveLength(2);
   });
+
+
+  it('frees the cap by itself once windows age out, even without maintain', () => {
+    const { store, clock } = makeStore({ monitors: ['60,2'], maxTrackedPerMonitor: 10 });
+    for (let i = 0; i < 10; i++) store.record('connections', ipv4(net16 + i));
+    clock.advance(3 * 60_000);
+    for (let i = 100; i < 110; i++) store.record('connections', ipv4(net16 + i));
+    expect(store.stats()).toMatchObject({ trackedAddresses: 10, degradedEvents: 0 });
+    expect(store.count('connections', '60,2', parseCidr('10.20.0.109'))).toBe(1);
+  });
 });
 
 describe('AuditStore housekeeping', () => {

@@ -38,6 +38,18 @@ describe('DATA scanner', () => {
     expect(scan(['x'.repeat(30), 'x'.repeat(30), '\r\n'])).toMatchObject({ ok: false, violation: 'line-length' });
   });
 
+  it('puts a prefix in front of a good message, and never asks for it for a refused one', () => {
+    const good = new MessageScanner(limits);
+    good.push(Buffer.from('a: b\r\n\r\n'));
+    good.push(Buffer.from('c\r\n'));
+    expect(good.end(() => Buffer.from('Received: x\r\n'))).toEqual({ ok: true, raw: Buffer.from('Received: x\r\na: b\r\n\r\nc\r\n') });
+    const bad = new MessageScanner(limits);
+    bad.push(Buffer.from('a\nb\r\n'));
+    let asked = 0;
+    expect(bad.end(() => Buffer.from(String(++asked)))).toMatchObject({ ok: false, violation: 'bare-lf' });
+    expect(asked).toBe(0);
+  });
+
   it('refuses a message over the size limit and stops keeping its bytes', () => {
     const s = new MessageScanner({ maxBytes: 100, maxLineLength: 1000 });
     for (let i = 0; i < 20; i++) s.push(Buffer.from('0123456789\r\n'));
