@@ -4,7 +4,7 @@ export { SystemClock, ManualClock, type Clock } from './clock.ts';
 export { createLogger, captureLogger, type Logger, type LogRecord } from './log.ts';
 
 export { AuditStore, METRICS, type Metric, type AuditStoreOptions } from './audit/store.ts';
-export { parseAddress, parseCidr, hostCidr, formatAddress, formatCidr, type IpAddress, type Cidr } from './audit/address.ts';
+export { parseAddress, parseCidr, hostCidr, cidrOf, sameAddress, formatAddress, formatCidr, type IpAddress, type Cidr } from './audit/address.ts';
 export { SessionGauges, SERVICES, type GaugeHandle } from './audit/gauges.ts';
 export { SeriesRegistry, type SeriesType, type SeriesOptions, type SeriesInfo } from './audit/series.ts';
 
@@ -25,3 +25,19 @@ export type {
   PolicySession,
   SessionOptions,
 } from './policy/session-api.ts';
+
+export { loadConfigFile, parseConfig } from './config/load.ts';
+export { engineOptionsFrom, storeOptionsFrom, type MoonwatchConfig } from './config/schema.ts';
+export { ConfigError } from './config/errors.ts';
+
+export { startSmtpServer, type SmtpListener, type SmtpServerOptions } from './smtp/server.ts';
+export { createSink, DiscardSink, type Sink } from './smtp/sink.ts';
+
+export { runConsoleLine, type ConsoleDeps } from './console/commands.ts';
+export { ConsoleClient } from './console/client.ts';
+export { ControlServer, type ControlServerOptions } from './console/control-server.ts';
+export { SeriesPersistence } from './persist/series-persistence.ts';
+export { MonitorPersistence } from './persist/monitor-persistence.ts';
+export { SeriesJournal } from './persist/journal.ts';
+export { MaintenanceLoop } from './persist/maintenance.ts';
+export { writeFileAtomic } from './persist/atomic-file.ts';

@@ -57,7 +57,9 @@ export function medianMicros(fn: (i: number) => void, opts: { samples?: number; 
   const batch = opts.batch ?? 1000;
   const times: number[] = [];
   let i = 0;
-  for (let w = 0; w < Math.max(batch, 20_000); w++) fn(i++); // warm-up: let the JIT settle
+  // Warm up until the JIT settles: 20,000 calls, or 300 ms for slow operations.
+  const warmEnd = performance.now() + 300;
+  for (let w = 0; w < Math.max(batch, 20_000) && (w < batch || performance.now() < warmEnd); w++) fn(i++);
   for (let s = 0; s < samples; s++) {
     const t0 = process.hrtime.bigint();
     for (let b = 0; b < batch; b++) fn(i++);
@@ -75,7 +77,8 @@ export async function medianMicrosAsync(
   const batch = opts.batch ?? 200;
   const times: number[] = [];
   let i = 0;
-  for (let w = 0; w < Math.max(batch, 20_000); w++) await fn(i++); // let the JIT settle
+  const warmEnd = performance.now() + 300;
+  for (let w = 0; w < Math.max(batch, 20_000) && (w < batch || performance.now() < warmEnd); w++) await fn(i++);
   for (let s = 0; s < samples; s++) {
     const t0 = process.hrtime.bigint();
     for (let b = 0; b < batch; b++) await fn(i++);
