@@ -21,6 +21,8 @@ export interface LoadRequest {
 
 export interface LoadResult {
   readonly rate: number;
+  /** Length of the measured window, ms. */
+  readonly elapsedMs: number;
   readonly completed: number;
   readonly failed: number;
   readonly addressesUsed: number;
@@ -74,7 +76,7 @@ export async function runLoad(req: LoadRequest): Promise<LoadResult> {
   const elapsed = monotonicMs() - t0;
   phase = 'stop';
   await Promise.all(workers);
-  return { rate: (completed / elapsed) * 1000, completed, failed, addressesUsed: next - req.firstAddress };
+  return { rate: (completed / elapsed) * 1000, elapsedMs: elapsed, completed, failed, addressesUsed: next - req.firstAddress };
 }
 
 if (parentPort !== null && (workerData as LoadRequest | undefined)?.port !== undefined) {

@@ -14,6 +14,7 @@ import { parseConfig } from '../../../src/config/load.ts';
 import { engineOptionsFrom, storeOptionsFrom, type MoonwatchConfig } from '../../../src/config/schema.ts';
 import { captureLogger, type LogRecord } from '../../../src/log.ts';
 import { createEngine, type Engine } from '../../../src/policy/engine.ts';
+import type { PolicyEngine } from '../../../src/policy/session-api.ts';
 import { startSmtpServer, type SmtpListener } from '../../../src/smtp/server.ts';
 import { createSink, type Sink } from '../../../src/smtp/sink.ts';
 import { RawSmtpClient, type Reply } from './raw-client.ts';
@@ -27,6 +28,8 @@ export interface TestServerOptions {
   /** Listen on IPv4 only (default: 127.0.0.1 and ::1). */
   readonly ipv4Only?: boolean;
   readonly sink?: Sink;
+  /** Wraps the real engine as the listener sees it (fault injection). */
+  readonly wrapEngine?: (engine: PolicyEngine) => PolicyEngine;
 }
 
 export interface TestServer {
@@ -73,7 +76,7 @@ export async function startTestServer(opts: TestServerOptions): Promise<TestServ
   const store = new AuditStore(storeOptionsFrom(config, { clock, logger }));
   const engine = await createEngine(engineOptionsFrom(config, { clock, logger, store }));
   const sink = opts.sink ?? (await createSink(config.sink, { clock, logger, hostname: config.hostname }));
-  const listener = await startSmtpServer({ config, engine, sink, logger, clock });
+  const listener = await startSmtpServer({ config, engine: opts.wrapEngine?.(engine) ?? engine, sink, logger, clock });
   const addrs = listener.addresses();
   const port4 = addrs.find((a) => a.family === 'IPv4')?.port ?? 0;
   const port6 = addrs.find((a) => a.family === 'IPv6')?.port ?? 0;
