@@ -44,7 +44,9 @@ export function result(r: ResultInput): BenchResult {
   };
 }
 
+/** Three decimals, but small ratios (0.0000089 of a naive scan) keep three significant digits. */
 function round(n: number): number {
+  if (n !== 0 && Math.abs(n) < 0.01) return Number(n.toPrecision(3));
   return Math.abs(n) >= 100 ? Math.round(n * 10) / 10 : Math.round(n * 1000) / 1000;
 }
 
