@@ -6,6 +6,7 @@ import { ScriptFault } from '../lua/errors.ts';
 import { modulePathToFile, type SourceReader } from '../lua/sources.ts';
 import { LuaVm, type Budget } from '../lua/vm.ts';
 import type { MsysHost, Registration } from '../msys/host.ts';
+import { LuaContextError } from '../msys/errors.ts';
 import { installMsys } from '../msys/install.ts';
 import { SessionObjects } from '../msys/session-objects.ts';
 import type { SessionState } from '../msys/session-state.ts';
@@ -67,6 +68,9 @@ export class Generation {
   private readonly phaseModules = new Map<string, number[]>();
   private printLogger: Logger;
   private closed = false;
+  /** registerModule calls made while the scripts load; afterwards registering is refused. */
+  private readonly registrations: Registration[] = [];
+  private loading = true;
 
   /** Builds and initialises a generation; throws ScriptFault (kind 'load') on any failure. */
   static build(opts: GenerationOptions): Generation {
@@ -95,34 +99,34 @@ export class Generation {
       // print goes to the logger of whichever session is running (spec §12.4).
       onPrint: (text) => this.printLogger.info({ script_print: true, generation: this.id }, text),
     });
-    const registrations: Registration[] = [];
     this.host = {
       store: opts.store,
       clock: opts.clock,
       logger: opts.logger,
       session: null,
-      register: (reg) => registrations.push(reg),
+      register: (reg) => {
+        // A callout registering modules per session would grow the generation without bound.
+        if (!this.loading) throw new LuaContextError('msys.registerModule can only be called while the scripts load');
+        this.registrations.push(reg);
+      },
       warnOnce: opts.warnOnce,
       compatConnectionAlias: opts.compatConnectionAlias ?? false,
     };
     this.types = installMsys(this.vm, this.host);
-    this.pendingRegistrations = registrations;
   }
-
-  private pendingRegistrations: Registration[];
 
   private load(opts: GenerationOptions): void {
     const L = this.vm.L;
     const byName = new Map<string, number>();
     for (const script of opts.modules) {
-      const before = this.pendingRegistrations.length;
+      const before = this.registrations.length;
       try {
         this.vm.requireModule(script, opts.budget);
       } catch (err) {
         // An error while a script's top level runs fails the build like a syntax error.
         throw err instanceof ScriptFault && err.kind !== 'load' ? asLoadFault(err, scriptFile(script)) : err;
       }
-      const added = this.pendingRegistrations.slice(before);
+      const added = this.registrations.slice(before);
       if (added.length === 0) {
         throw loadFault(`script '${script}' did not call msys.registerModule`, script);
       }
@@ -154,6 +158,7 @@ export class Generation {
       const idx = this.modules.flatMap((m, i) => (m.callouts.has(phase.callout) ? [i] : []));
       this.phaseModules.set(phase.callout, idx);
     }
+    this.loading = false;
     this.runLifecycle('init', true);
   }
 

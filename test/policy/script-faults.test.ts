@@ -70,6 +70,7 @@ describe('script faults', () => {
     ['huge tarpit', 'vctx:tarpit(1e9)', /between 0 and 300/],
     ['vctx field assignment', 'vctx.foo = 1', /cannot be assigned/],
     ['method called with a dot', 'vctx.set_code(550, "x")', /msys\.vctx expected|bad argument/],
+    ['registerModule from a callout', 'msys.registerModule("late", { validate_connect = function() end })', /only be called while the scripts load/],
   ];
 
   for (const [name, call, message] of badArgs) {
