@@ -33,11 +33,15 @@ describe('script faults', () => {
       scripts: { 'faulty.lua': connectHook('  for i = 1, 3 do pcall(function() while true do end end) end') },
       overrides: { budget: { instructions: 1e12, wallMs: 20 } },
     });
-    const started = performance.now();
-    const { verdicts } = await runSession(t, '192.0.2.1');
-    const elapsed = performance.now() - started;
-    expect(verdicts['connect']).toMatchObject({ action: 'tempfail', code: 451, fault: true });
-    expect(elapsed).toBeLessThan(50 + 30); // the deadline plus scheduling slack on a shared machine
+    // The best of three runs: a shared CI machine may stall any single one.
+    const elapsed: number[] = [];
+    for (let run = 0; run < 3; run++) {
+      const started = performance.now();
+      const { verdicts } = await runSession(t, '192.0.2.1');
+      elapsed.push(performance.now() - started);
+      expect(verdicts['connect']).toMatchObject({ action: 'tempfail', code: 451, fault: true });
+    }
+    expect(Math.min(...elapsed)).toBeLessThan(50);
     const [line] = logs(t.records, /^validate_connect error: /, LEVELS.error);
     expect(line).toMatchObject({ fault: 'budget' });
     // The same generation serves the next session normally once the script is fine again.
