@@ -27,6 +27,7 @@ import { runFixture } from '../../src/harness/runner.ts';
 import { createEngine } from '../../src/policy/engine.ts';
 import { startSmtpServer } from '../../src/smtp/server.ts';
 import { DiscardSink } from '../../src/smtp/sink.ts';
+import { FIVE_PHASES } from './policies.ts';
 import { result, type BenchResult } from './lib.ts';
 import { load } from './smtp.bench.ts';
 
@@ -35,46 +36,6 @@ const EXAMPLE_SESSIONS = 20_000;
 const MONITORS = ['60,10', '300,6'];
 const BODY = `${'x'.repeat(74)}\r\n`.repeat(12).slice(0, 960);
 
-const FIVE_PHASES = `
-local five = {}
-local CONT, DONE = msys.core.VALIDATE_CONT, msys.core.VALIDATE_DONE
-function five:validate_connect(ac, vctx)
-  if msys.audit.connections("60,10", { startv = 0, endv = 4 }) > 30 then
-    vctx:disconnect(421, "4.7.0 Too many connections")
-    return DONE
-  end
-  return CONT
-end
-function five:validate_ehlo(str, ac, vctx)
-  if msys.audit.connections("60,10", { cidr = "/24", startv = 0, endv = 1 }) > 120 then
-    vctx:set_code(421, "4.7.0 Too many connections from your network")
-    return DONE
-  end
-  return CONT
-end
-function five:validate_mailfrom(str, ac, vctx)
-  if msys.audit.receptions("300,6") > 50 then
-    vctx:set_code(451, "4.7.1 Message rate limit exceeded")
-    return DONE
-  end
-  return CONT
-end
-function five:validate_rcptto(msg, rcpt, ac, vctx)
-  if msys.audit.rejections("300,6", { startv = 0, endv = 5 }) > 100 then
-    vctx:set_code(550, "5.7.1 Too many rejections")
-    return DONE
-  end
-  return CONT
-end
-function five:validate_data(msg, ac, vctx)
-  if ac:inbound_session_count("/32", "SMTP") > 5 then
-    vctx:set_code(451, "4.7.1 Too many concurrent sessions")
-    return DONE
-  end
-  return CONT
-end
-msys.registerModule("five", five)
-`;
 
 interface PolicySet {
   readonly dir: string;
