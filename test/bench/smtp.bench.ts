@@ -63,20 +63,27 @@ end
 msys.registerModule("probe", probe)
 `;
 
-interface Target {
+export interface Target {
   port: number;
   close(): Promise<void>;
 }
 
-/** The six example policies plus the probe, or the lean five-phase policy alone. */
-type PolicyChoice = 'examples' | 'five';
+/** The six example policies plus the probe, the lean five-phase policy alone, or a one-line policy. */
+export type PolicyChoice = 'examples' | 'five' | 'noop';
 
-async function startMoonwatch(policy: PolicyChoice): Promise<Target> {
+const MODULES: Record<PolicyChoice, string> = {
+  examples: 'whitelist, ip_rate, burst24, session_cap, smoothed_rate, dha, probe',
+  five: 'five',
+  noop: 'noop',
+};
+
+export async function startMoonwatch(policy: PolicyChoice): Promise<Target> {
   const dir = mkdtempSync(join(tmpdir(), 'mw-bench-'));
   cpSync('examples/policies', join(dir, 'policies'), { recursive: true });
   writeFileSync(join(dir, 'policies', 'probe.lua'), PROBE);
   writeFileSync(join(dir, 'policies', 'five.lua'), FIVE_PHASES);
-  const modules = policy === 'examples' ? 'whitelist, ip_rate, burst24, session_cap, smoothed_rate, dha, probe' : 'five';
+  writeFileSync(join(dir, 'policies', 'noop.lua'), 'local m = {} function m:validate_connect() return 0 end msys.registerModule("noop", m)');
+  const modules = MODULES[policy];
   const config = parseConfig(
     [
       'listen: ["127.0.0.1:0"]',
@@ -107,7 +114,7 @@ async function startMoonwatch(policy: PolicyChoice): Promise<Target> {
   };
 }
 
-async function startPlain(): Promise<Target> {
+export async function startPlain(): Promise<Target> {
   const server = new SMTPServer({
     name: 'mx.example.test',
     disabledCommands: ['AUTH', 'STARTTLS'],
@@ -145,7 +152,7 @@ export function load(port: number, concurrency: number, window: { warmupMs: numb
   });
 }
 
-const LABEL: Record<PolicyChoice, string> = {
+const LABEL: Record<'examples' | 'five', string> = {
   examples: 'the six example policies + a probe, 5 store-querying phases',
   five: 'one five-phase policy, each phase querying the store',
 };
