@@ -1,4 +1,4 @@
-import type { KeyWidth } from './key-table.ts';
+import { MIN_CAPACITY, OpenTable, type KeyWidth } from './open-table.ts';
 
 /**
  * The "hot" rows of a counter group: one row per key holding, for each of the
@@ -13,8 +13,6 @@ import type { KeyWidth } from './key-table.ts';
  * Open addressing with linear probing and backward-shift deletion, one
  * Int32Array, seeded hash: the same scheme as KeyTable.
  */
-const MIN_CAPACITY = 16;
-const MAX_CAPACITY = 1 << 30;
 const INT_MAX = 0x7fffffff;
 const INT_MIN = -0x80000000;
 /** A count parked in the side map (beyond int32: only series adds get there). */
@@ -32,36 +30,14 @@ export function addInPlace(d: Int32Array, at: number, delta: number): number {
   d[at] = n;
   return n;
 }
-const M1 = 0x9e3779b1 | 0;
-const M2 = 0x85ebca6b | 0;
 
-export class HotTable {
-  readonly width: KeyWidth;
+export class HotTable extends OpenTable {
   readonly cols: number;
-  readonly stride: number;
-  data: Int32Array;
-  private mask = 0;
-  private shift = 0;
-  private limit = 0;
-  private readonly seed: number;
   private big: Map<string, number> | null = null;
-  size = 0;
 
   constructor(width: KeyWidth, cols: number, seed: number) {
-    this.width = width;
+    super(width, width + 2 * cols, seed, MIN_CAPACITY);
     this.cols = cols;
-    this.stride = width + 2 * cols;
-    this.seed = seed | 0;
-    this.data = new Int32Array(MIN_CAPACITY * this.stride);
-    this.setCapacity(MIN_CAPACITY);
-  }
-
-  get capacity(): number {
-    return this.mask + 1;
-  }
-
-  get bytes(): number {
-    return this.data.byteLength;
   }
 
   /**
@@ -208,25 +184,9 @@ export class HotTable {
 
   /** Deletes the row at o. Rows after it may move: offsets are void after the call. */
   removeAt(o: number): void {
-    const s = this.stride;
+    // The side map is keyed by key words, so moving rows does not disturb wide counts.
     for (let c = 0; c < this.cols; c++) if (this.data[o + this.width + 2 * c + 1] === BIG) this.big!.delete(this.bigKey(o, c));
-    const w = this.width;
-    const d = this.data;
-    const mask = this.mask;
-    let hole = o / s;
-    let j = (hole + 1) & mask;
-    // Backward shift, as in KeyTable. The side map is keyed by key words, so
-    // moving a row does not disturb its wide counts.
-    while (d[j * s + w] !== 0) {
-      const home = this.homeOf(j * s);
-      if (((j - home) & mask) >= ((j - hole) & mask)) {
-        d.copyWithin(hole * s, j * s, j * s + s);
-        hole = j;
-      }
-      j = (j + 1) & mask;
-    }
-    d.fill(0, hole * s, hole * s + s);
-    this.size--;
+    this.removeSlot(o / this.stride);
   }
 
   /** Visits every row (no changes allowed during the visit). */
@@ -273,73 +233,9 @@ export class HotTable {
     return sum;
   }
 
-  /** Shrinks after mass deletion. */
-  compact(): void {
-    const cap = this.capacity;
-    if (cap <= MIN_CAPACITY || this.size * 8 > cap) return;
-    let n = MIN_CAPACITY;
-    while (n * 0.75 < this.size * 2) n *= 2;
-    this.resize(n);
-  }
-
   private bigKey(o: number, c: number): string {
     let k = `${c}:`;
     for (let j = 0; j < this.width; j++) k += `${this.data[o + j]},`;
     return k;
-  }
-
-  private homeOf(o: number): number {
-    const d = this.data;
-    if (this.width === 1) return this.hash1(d[o]!);
-    if (this.width === 2) return this.hash2(d[o]!, d[o + 1]!);
-    return this.hash4(d[o]!, d[o + 1]!, d[o + 2]!, d[o + 3]!);
-  }
-
-  private resize(capacity: number): void {
-    if (capacity > MAX_CAPACITY) throw new RangeError('audit hot table is full');
-    const s = this.stride;
-    const w = this.width;
-    const old = this.data;
-    this.data = new Int32Array(capacity * s);
-    this.setCapacity(capacity);
-    const d = this.data;
-    const mask = this.mask;
-    for (let o = 0; o < old.length; o += s) {
-      if (old[o + w] === 0) continue;
-      let i: number;
-      if (w === 1) i = this.hash1(old[o]!);
-      else if (w === 2) i = this.hash2(old[o]!, old[o + 1]!);
-      else i = this.hash4(old[o]!, old[o + 1]!, old[o + 2]!, old[o + 3]!);
-      while (d[i * s + w] !== 0) i = (i + 1) & mask;
-      d.set(old.subarray(o, o + s), i * s);
-    }
-  }
-
-  private setCapacity(cap: number): void {
-    this.mask = cap - 1;
-    this.shift = 32 - Math.log2(cap);
-    this.limit = Math.floor(cap * 0.75);
-  }
-
-  private hash1(k: number): number {
-    let h = Math.imul(k ^ this.seed, M1);
-    h ^= h >>> 16;
-    return Math.imul(h, M2) >>> this.shift;
-  }
-
-  private hash2(a: number, b: number): number {
-    let h = Math.imul(a ^ this.seed, M1) ^ b;
-    h = Math.imul(h ^ (h >>> 16), M2);
-    h = Math.imul(h ^ (h >>> 13), M1);
-    return h >>> this.shift;
-  }
-
-  private hash4(a: number, b: number, c: number, d: number): number {
-    let h = Math.imul(a ^ this.seed, M1) ^ b;
-    h = Math.imul(h ^ (h >>> 16), M2) ^ c;
-    h = Math.imul(h ^ (h >>> 16), M1) ^ d;
-    h = Math.imul(h ^ (h >>> 16), M2);
-    h = Math.imul(h ^ (h >>> 13), M1);
-    return h >>> this.shift;
   }
 }

@@ -14,6 +14,8 @@
  * one probe chain.
  */
 
+import { MIN_CAPACITY, OpenTable, type KeyWidth } from './open-table.ts';
+
 /** Outcome of add*: how the entry count changed, or that the key was refused. */
 export const REFUSED = 0;
 export const UPDATED = 1;
@@ -26,46 +28,19 @@ export function sizeDelta(o: AddOutcome): number {
   return o === CREATED ? 1 : o === DELETED ? -1 : 0;
 }
 
-const MIN_CAPACITY = 16;
-const MAX_CAPACITY = 1 << 30;
 const INT_MAX = 0x7fffffff;
 const INT_MIN = -0x80000000;
 /** Marks a count held in the side map; itself never a stored count (store() keeps n > INT_MIN). */
 const BIG = INT_MIN;
-const M1 = 0x9e3779b1 | 0;
-const M2 = 0x85ebca6b | 0;
+export type { KeyWidth };
 
-export type KeyWidth = 1 | 2 | 4;
-
-export class KeyTable {
-  readonly width: KeyWidth;
-  /** Slot i is data[i*stride .. i*stride+width-1] = key words, data[i*stride+width] = count. */
-  private data: Int32Array;
-  private readonly stride: number;
-  private mask = 0;
-  private shift = 0;
-  private limit = 0;
-  private readonly seed: number;
+/** Slot i is data[i*stride .. i*stride+width-1] = key words, data[i*stride+width] = count. */
+export class KeyTable extends OpenTable {
   /** Counts beyond int32, by key; their slot holds BIG. Never used by the built-in metrics in practice. */
   private big: Map<string, number> | null = null;
-  size = 0;
 
   constructor(width: KeyWidth, seed: number, capacity = MIN_CAPACITY) {
-    this.width = width;
-    this.stride = width + 1;
-    this.seed = seed | 0;
-    const cap = capacityFor(capacity);
-    this.data = new Int32Array(cap * this.stride);
-    this.setCapacity(cap);
-  }
-
-  get capacity(): number {
-    return this.mask + 1;
-  }
-
-  /** Bytes held by the backing array. */
-  get bytes(): number {
-    return this.data.byteLength;
+    super(width, width + 1, seed, capacity);
   }
 
   /**
@@ -258,13 +233,6 @@ export class KeyTable {
     }
   }
 
-  /** Gives memory back after deletions left the table mostly empty. */
-  compact(): void {
-    const cap = this.capacity;
-    if (cap <= MIN_CAPACITY || this.size * 8 > cap) return;
-    this.resize(capacityFor(Math.ceil((this.size * 2) / 0.75)));
-  }
-
   /** Slow path of an update at offset o: wide counts and deletion. */
   private update(o: number, delta: number): AddOutcome {
     const w = this.width;
@@ -276,7 +244,7 @@ export class KeyTable {
       return UPDATED;
     }
     if (c === BIG) this.big!.delete(this.bigKey(o));
-    this.removeAt(o / this.stride);
+    this.removeSlot(o / this.stride);
     return DELETED;
   }
 
@@ -300,88 +268,6 @@ export class KeyTable {
     for (let j = 0; j < this.width; j++) k += `${this.data[o + j]},`;
     return k;
   }
-
-  private removeAt(slot: number): void {
-    const s = this.stride;
-    const w = this.width;
-    const d = this.data;
-    const mask = this.mask;
-    let hole = slot;
-    let j = (slot + 1) & mask;
-    // Backward shift: pull later members of the probe run into the hole when
-    // their home slot is not between the hole and where they sit.
-    while (d[j * s + w] !== 0) {
-      const home = this.homeOf(j * s);
-      if (((j - home) & mask) >= ((j - hole) & mask)) {
-        d.copyWithin(hole * s, j * s, j * s + s);
-        hole = j;
-      }
-      j = (j + 1) & mask;
-    }
-    d.fill(0, hole * s, hole * s + s);
-    this.size--;
-  }
-
-  private homeOf(o: number): number {
-    const d = this.data;
-    if (this.width === 1) return this.hash1(d[o]!);
-    if (this.width === 2) return this.hash2(d[o]!, d[o + 1]!);
-    return this.hash4(d[o]!, d[o + 1]!, d[o + 2]!, d[o + 3]!);
-  }
-
-  private resize(capacity: number): void {
-    if (capacity > MAX_CAPACITY) throw new RangeError('audit key table is full');
-    const s = this.stride;
-    const w = this.width;
-    const old = this.data;
-    this.data = new Int32Array(capacity * s);
-    this.setCapacity(capacity);
-    const d = this.data;
-    const mask = this.mask;
-    for (let o = 0; o < old.length; o += s) {
-      if (old[o + w] === 0) continue;
-      let i: number;
-      if (w === 1) i = this.hash1(old[o]!);
-      else if (w === 2) i = this.hash2(old[o]!, old[o + 1]!);
-      else i = this.hash4(old[o]!, old[o + 1]!, old[o + 2]!, old[o + 3]!);
-      while (d[i * s + w] !== 0) i = (i + 1) & mask;
-      d.set(old.subarray(o, o + s), i * s);
-    }
-  }
-
-  private setCapacity(cap: number): void {
-    this.mask = cap - 1;
-    this.shift = 32 - Math.log2(cap);
-    this.limit = Math.floor(cap * 0.75);
-  }
-
-  private hash1(k: number): number {
-    let h = Math.imul(k ^ this.seed, M1);
-    h ^= h >>> 16;
-    return Math.imul(h, M2) >>> this.shift;
-  }
-
-  private hash2(a: number, b: number): number {
-    let h = Math.imul(a ^ this.seed, M1) ^ b;
-    h = Math.imul(h ^ (h >>> 16), M2);
-    h = Math.imul(h ^ (h >>> 13), M1);
-    return h >>> this.shift;
-  }
-
-  private hash4(a: number, b: number, c: number, d: number): number {
-    let h = Math.imul(a ^ this.seed, M1) ^ b;
-    h = Math.imul(h ^ (h >>> 16), M2) ^ c;
-    h = Math.imul(h ^ (h >>> 16), M1) ^ d;
-    h = Math.imul(h ^ (h >>> 16), M2);
-    h = Math.imul(h ^ (h >>> 13), M1);
-    return h >>> this.shift;
-  }
-}
-
-function capacityFor(n: number): number {
-  let cap = MIN_CAPACITY;
-  while (cap < n) cap *= 2;
-  return cap;
 }
 
 /**
