@@ -196,7 +196,7 @@ export class Generation {
     };
   }
 
-  /** Module names that define the phase's callout, in execution order. */
+  /** Whether any module defines the phase's callout (a phase without one costs nothing). */
   hasCallouts(phase: PhaseSpec): boolean {
     return (this.phaseModules.get(phase.callout)?.length ?? 0) > 0;
   }

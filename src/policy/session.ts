@@ -91,11 +91,7 @@ export class Session implements PolicySession {
     const bare = bareAddress(address);
     this.reset();
     this.state.message = { id: `${this.id}.${++this.messageCount}`, mailFrom: bare, recipients: [] };
-    const at = bare.lastIndexOf('@');
-    const mess = this.state.vctxMess;
-    mess.set('mailfrom_string', `MAIL FROM:<${bare}>`);
-    mess.set('mailfrom_localpart', at >= 0 ? bare.slice(0, at) : bare);
-    mess.set('mailfrom_domain', at >= 0 ? bare.slice(at + 1) : '');
+    setEnvelopeKeys(this.state.vctxMess, 'mailfrom', 'MAIL FROM', bare);
     const verdict = this.phase(PHASE.mailfrom, bare);
     if (isRejection(verdict)) this.state.message = null;
     return verdict;
@@ -105,18 +101,14 @@ export class Session implements PolicySession {
     const message = this.requireMessage('RCPT');
     const bare = bareAddress(address);
     message.currentRcpt = bare;
-    const at = bare.lastIndexOf('@');
     const mess = this.state.vctxMess;
-    mess.set('rcptto_string', `RCPT TO:<${bare}>`);
-    mess.set('rcptto_localpart', at >= 0 ? bare.slice(0, at) : bare);
-    mess.set('rcptto_domain', at >= 0 ? bare.slice(at + 1) : '');
+    setEnvelopeKeys(mess, 'rcptto', 'RCPT TO', bare);
     const verdict = this.phase(PHASE.rcptto, bare);
     if (!isRejection(verdict)) {
       // msg:rcptto may have rewritten the recipient during the callout.
       message.recipients.push(message.currentRcpt ?? bare);
       mess.set('message_rcpt_count', String(message.recipients.length));
-      const conn = this.state.vctxConn;
-      conn.set('connection_rcpt_count', String(Number(conn.get('connection_rcpt_count') ?? '0') + 1));
+      incrementKey(this.state.vctxConn, 'connection_rcpt_count');
     }
     delete message.currentRcpt;
     return verdict;
@@ -158,8 +150,7 @@ export class Session implements PolicySession {
     // and nothing lost is counted as received.
     const receptions = this.env.receptionUnit === 'recipient' ? message.recipients.length : 1;
     for (let i = 0; i < receptions; i++) this.env.store.record('receptions', this.state.peer);
-    const conn = this.state.vctxConn;
-    conn.set('connection_message_count', String(Number(conn.get('connection_message_count') ?? '0') + 1));
+    incrementKey(this.state.vctxConn, 'connection_message_count');
     const reply = custom ?? CONTINUE;
     return this.endTransaction(tarpitMs > 0 ? { ...reply, tarpitMs } : reply);
   }
@@ -240,6 +231,19 @@ export class Session implements PolicySession {
       `${spec.callout} error: ${fault.luaMessage}`,
     );
   }
+}
+
+/** The predefined message-context keys (spec lua-policy-api §4): <kind>_string, _localpart, _domain. */
+function setEnvelopeKeys(mess: Map<string, string>, kind: string, command: string, bare: string): void {
+  const at = bare.lastIndexOf('@');
+  mess.set(`${kind}_string`, `${command}:<${bare}>`);
+  mess.set(`${kind}_localpart`, at >= 0 ? bare.slice(0, at) : bare);
+  mess.set(`${kind}_domain`, at >= 0 ? bare.slice(at + 1) : '');
+}
+
+/** Context values are strings; the predefined counters are kept as decimal text. */
+function incrementKey(map: Map<string, string>, key: string): void {
+  map.set(key, String(Number(map.get(key) ?? '0') + 1));
 }
 
 /** "<a@b> SIZE=10" → "a@b": scripts see the bare address (spec §17 #14). */
