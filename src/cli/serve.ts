@@ -21,6 +21,7 @@ import { SeriesJournal } from '../persist/journal.ts';
 import { MaintenanceLoop } from '../persist/maintenance.ts';
 import { MonitorPersistence } from '../persist/monitor-persistence.ts';
 import { SeriesPersistence } from '../persist/series-persistence.ts';
+import { fengariPatchReport } from '../lua/fengari-patch.ts';
 import { startSmtpServer, type SmtpListener } from '../smtp/server.ts';
 import { createSink, type Sink } from '../smtp/sink.ts';
 import { parseArgs, UsageError } from './args.ts';
@@ -133,6 +134,8 @@ async function start(config: MoonwatchConfig, logger: Logger, strict: boolean): 
     const maintenance = new MaintenanceLoop({ store, persistence, journal, ...(monitors === undefined ? {} : { monitors }), clock, logger, intervalSec: ia.maintenanceInterval });
     maintenance.start();
     const status = engine.status();
+    const patches = fengariPatchReport();
+    if (patches.skipped.length > 0) logger.warn({ skipped: patches.skipped }, 'fengari source differs from what its speed patches were written for; those files run unpatched (correct, slower)');
     logger.info(
       {
         config: config.file,

@@ -8,8 +8,11 @@
  * Together with pushing every host number as a float (Fengari's integers are
  * 32-bit and wrap), that gives Lua 5.1's number behaviour: counters and
  * timestamps never wrap, and `"n=" .. n` reads `n=5` as Momentum scripts expect.
+ *
+ * Fengari's source is patched as it loads (fengari-patch.ts).
  */
 import { createRequire } from 'node:module';
+import { requirePatchedFengari } from './fengari-patch.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -21,8 +24,7 @@ if (existing === undefined) {
   throw new Error('FENGARICONF is set without LUA_COMPAT_FLOATSTRING; moonwatch needs it to print integral numbers as integers');
 }
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const fengari = require('fengari') as FengariModule;
+const fengari = requirePatchedFengari(require) as FengariModule;
 
 export const lua = fengari.lua;
 export const lauxlib = fengari.lauxlib;

@@ -2,7 +2,7 @@ import { lua, type LuaState } from '../lua/fengari.ts';
 import { checkString, checkStringish, isNoneOrNil, typeName } from './args.ts';
 import { contextMap, contextValue } from './context-value.ts';
 import { LuaArgumentError, LuaContextError } from './errors.ts';
-import { headerValues, setHeader, type HeaderMode } from './headers.ts';
+import { headerValues, parseMessage, setHeader, type HeaderMode } from './headers.ts';
 import type { MessageRef } from './session-objects.ts';
 import type { MessageBody } from './session-state.ts';
 import { defineUserdataType, type UserdataType } from './userdata.ts';
@@ -110,10 +110,9 @@ export function defineMessageType(L: LuaState): UserdataType<MessageRef> {
 }
 
 function bodyOf(ref: MessageRef, fn: string): MessageBody {
-  if (ref.message.body === undefined) {
-    throw new LuaContextError(`${fn}: the message content is only available from the data phase on`);
-  }
-  return ref.message.body;
+  const m = ref.message;
+  if (m.raw === undefined) throw new LuaContextError(`${fn}: the message content is only available from the data phase on`);
+  return (m.body ??= parseMessage(m.raw));
 }
 
 /** Angle brackets and parameters are not part of an envelope address (spec §17 #14). */

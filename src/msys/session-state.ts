@@ -42,7 +42,9 @@ export interface MessageState {
   readonly recipients: string[];
   /** The recipient the current rcptto/each_rcpt callout is about. */
   currentRcpt?: string;
-  /** Set once DATA has been received. */
+  /** The message as received: set once DATA has been received. */
+  raw?: Buffer;
+  /** Parsed from raw when a script first reads or edits the content. */
   body?: MessageBody;
 }
 

@@ -45,7 +45,8 @@ export interface LuaSession {
   readonly selfRefs: (number | undefined)[];
   /** Modules that ran a callout in this session (only they get validate_dealloc). */
   readonly ran: boolean[];
-  logger: Logger;
+  /** The session's logger; a function, because the session makes it on first use. */
+  readonly log: () => Logger;
 }
 
 /** What running one callout produced. */
@@ -66,7 +67,9 @@ export class Generation {
   private readonly types: MsysTypes;
   private readonly modules: LoadedModule[] = [];
   private readonly phaseModules = new Map<string, number[]>();
-  private printLogger: Logger;
+  /** Where print() goes: the running session's logger, else the generation's. */
+  private printLog: () => Logger;
+  private readonly generationLog: () => Logger;
   private closed = false;
   /** registerModule calls made while the scripts load; afterwards registering is refused. */
   private readonly registrations: Registration[] = [];
@@ -88,7 +91,8 @@ export class Generation {
     this.id = opts.id;
     this.hash = opts.hash;
     this.scripts = opts.modules;
-    this.printLogger = opts.logger;
+    this.generationLog = () => opts.logger;
+    this.printLog = this.generationLog;
     this.vm = new LuaVm({
       sources: opts.sources,
       logger: opts.logger,
@@ -97,7 +101,7 @@ export class Generation {
       // os.time()/os.date() follow the injected clock, so fixtures on a virtual clock agree.
       clock: opts.clock,
       // print goes to the logger of whichever session is running (spec §12.4).
-      onPrint: (text) => this.printLogger.info({ script_print: true, generation: this.id }, text),
+      onPrint: (text) => this.printLog().info({ script_print: true, generation: this.id }, text),
     });
     this.host = {
       store: opts.store,
@@ -186,13 +190,13 @@ export class Generation {
     }
   }
 
-  openSession(state: SessionState, logger: Logger): LuaSession {
+  openSession(state: SessionState, log: () => Logger): LuaSession {
     this.sessions++;
     return {
       objects: new SessionObjects(this.vm.L, this.types, state),
       selfRefs: new Array(this.modules.length),
       ran: new Array(this.modules.length).fill(false),
-      logger,
+      log,
     };
   }
 
@@ -211,7 +215,7 @@ export class Generation {
     if (order.length === 0) return CONT;
     const L = this.vm.L;
     this.host.session = session.objects.state;
-    this.printLogger = session.logger;
+    this.printLog = session.log;
     const started = monotonicMs();
     try {
       for (const i of order) {
@@ -234,14 +238,14 @@ export class Generation {
         lua.lua_pop(L, 1);
         if (value === undefined && phase.name !== 'dealloc') {
           // Spec §17 #4: log Momentum's own line and carry on as CONT.
-          session.logger.warn({ module: m.name, script: m.script, phase: phase.name }, `${phase.callout} error: (null)`);
+          session.log().warn({ module: m.name, script: m.script, phase: phase.name }, `${phase.callout} error: (null)`);
         }
         if (value === 1) return DONE; // VALIDATE_DONE stops the rest of the phase
       }
       return CONT;
     } finally {
       this.host.session = null;
-      this.printLogger = this.opts.logger;
+      this.printLog = this.generationLog;
     }
   }
 

@@ -4,7 +4,7 @@ import type { AuditStore } from '../audit/store.ts';
 import { monotonicMs, type Clock } from '../clock.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { parseMessage, serializeMessage } from '../msys/headers.ts';
+import { serializeMessage } from '../msys/headers.ts';
 import { emptyDisposition, type MessageState, type SessionState } from '../msys/session-state.ts';
 import { verdictFromDisposition } from './disposition.ts';
 import type { FailureMode } from './engine-options.ts';
@@ -37,7 +37,8 @@ export class Session implements PolicySession {
   private readonly state: SessionState;
   private readonly lua: LuaSession;
   private readonly gauge: GaugeHandle;
-  private readonly log: Logger;
+  /** Made on first use: a pino child serialises its bindings, and most sessions log nothing. */
+  private sessionLog: Logger | undefined;
   private messageCount = 0;
   private closed = false;
 
@@ -68,8 +69,11 @@ export class Session implements PolicySession {
       disposition: emptyDisposition(),
       message: null,
     };
-    this.log = env.logger.child({ session: id, peer: this.state.peerText, generation: gen.id });
-    this.lua = gen.openSession(this.state, this.log);
+    this.lua = gen.openSession(this.state, () => this.log);
+  }
+
+  private get log(): Logger {
+    return (this.sessionLog ??= this.env.logger.child({ session: this.id, peer: this.state.peerText, generation: this.generation }));
   }
 
   async connect(): Promise<Verdict> {
@@ -116,7 +120,8 @@ export class Session implements PolicySession {
 
   async data(input: MessageInput, deliver: Deliver): Promise<Verdict> {
     const message = this.requireMessage('DATA');
-    message.body = parseMessage(input.raw);
+    // Parsed only if a script reads or edits the content (msys/message.ts).
+    message.raw = input.raw;
     let tarpitMs = 0;
     let custom: Verdict | undefined;
     // One copy is spooled per recipient; a rejection of any copy rejects the
@@ -139,7 +144,7 @@ export class Session implements PolicySession {
         sessionId: this.id,
         mailFrom: message.mailFrom,
         recipients: [...message.recipients],
-        raw: serializeMessage(message.body),
+        raw: message.body === undefined ? input.raw : serializeMessage(message.body),
       });
     } catch (err) {
       this.log.error({ err: errorMessage(err), phase: 'deliver' }, 'message was not accepted by the sink');
@@ -174,7 +179,7 @@ export class Session implements PolicySession {
     } finally {
       this.gen.closeSession(this.lua);
       this.gauge.close();
-      this.log.debug({ reason }, 'session closed');
+      if (this.env.logger.isLevelEnabled('debug')) this.log.debug({ reason }, 'session closed');
       this.env.onClose(this.gen);
     }
   }
@@ -205,7 +210,7 @@ export class Session implements PolicySession {
     }
     if (isRejection(verdict)) this.env.store.record('rejections', this.state.peer);
     // Building the line costs as much as a small script; skip it when info is off.
-    if (this.log.isLevelEnabled('info')) {
+    if (this.env.logger.isLevelEnabled('info')) {
       this.log.info(
         {
           phase: spec.name,
