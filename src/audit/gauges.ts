@@ -15,6 +15,8 @@ export const SERVICES: readonly string[] = ['SMTP', 'ECStream', 'Control', 'ECmm
 const OPENABLE: ReadonlySet<string> = new Set(['SMTP', 'ECStream', 'Control', 'ECmmove2', 'ECCluster']);
 const CLUSTER_VIEW = 'inbound_cidr';
 const MAX_LISTENER = 256;
+/** Listener gauges kept while idle; past this, idle ones are forgotten when a new listener appears. */
+const MAX_IDLE_LISTENERS = 64;
 /** Names are warned about once each; past this many, a script inventing names is not allowed to grow the set. */
 const MAX_WARNED = 64;
 
@@ -68,6 +70,10 @@ export class SessionGauges {
       const key = listenerKey(service, listener);
       lg = this.byListener.get(key);
       if (lg === undefined) {
+        // Listeners that come and go (tests, reloads) must not accumulate, but
+        // a listener that merely went idle keeps its (empty) counter: building
+        // one per session on a quiet server cost more than the session's policy.
+        if (this.byListener.size >= MAX_IDLE_LISTENERS) this.forgetIdleListeners();
         lg = { counter: new PrefixCounter(this.nextSeed()), open: 0 };
         this.byListener.set(key, lg);
       }
@@ -84,12 +90,14 @@ export class SessionGauges {
         svc.add(peer, -1, this.budget);
         if (lg !== undefined && listener !== undefined) {
           lg.counter.add(peer, -1, this.budget);
-          // A listener that has no sessions left is forgotten, so listeners that
-          // come and go (tests, reloads) do not accumulate.
-          if (--lg.open === 0) this.byListener.delete(listenerKey(service, listener));
+          lg.open--;
         }
       },
     };
+  }
+
+  private forgetIdleListeners(): void {
+    for (const [key, lg] of this.byListener) if (lg.open === 0) this.byListener.delete(key);
   }
 
   /**
@@ -109,6 +117,11 @@ export class SessionGauges {
     }
     if (listener !== undefined) return this.byListener.get(listenerKey(name, listener))?.counter.count(c) ?? 0;
     return this.byService.get(name)?.count(c) ?? 0;
+  }
+
+  /** Listener-scoped gauges held, busy or idle. */
+  get listenerGauges(): number {
+    return this.byListener.size;
   }
 
   /** Sessions currently open, over all services. */

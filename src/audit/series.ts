@@ -214,6 +214,11 @@ export class SeriesRegistry {
     return this.byName.has(name);
   }
 
+  /** The series' key type: what msys.audit_series needs per call, without building info(). */
+  typeOf(name: string): SeriesType {
+    return this.get(name).type;
+  }
+
   info(name: string): SeriesInfo {
     const s = this.get(name);
     const keys = s.data.kind === 'ip' ? s.data.budget.trackedHosts : s.data.strings.entries;

@@ -66,17 +66,17 @@ export function auditSeriesFunctions(host: MsysHost, types: () => MsysTypes): Re
     },
     add: (L) => {
       const name = checkString(L, 1, 'name', MAX_NAME);
-      const info = series.info(name);
+      const type = series.typeOf(name);
       let count = 1;
       if (lua.lua_type(L, 2) === lua.LUA_TTABLE) count = optNumberField(L, 2, 'count', 'msys.audit_series.add') ?? 1;
       const k = keyIndex(L);
-      if (info.type === 'string') series.add(name, stringKey(L, k, name), count);
+      if (type === 'string') series.add(name, stringKey(L, k, name), count);
       else series.add(name, addressArg(L, k, host, types()), count);
       return 0;
     },
     count: (L) => {
       const name = checkString(L, 1, 'name', MAX_NAME);
-      const info = series.info(name);
+      const type = series.typeOf(name);
       let startv = 0;
       let endv = 0;
       if (lua.lua_type(L, 2) === lua.LUA_TTABLE) {
@@ -84,14 +84,14 @@ export function auditSeriesFunctions(host: MsysHost, types: () => MsysTypes): Re
         endv = optNumberField(L, 2, 'endv', 'msys.audit_series.count') ?? 0;
       }
       const k = keyIndex(L);
-      const key = info.type === 'string' ? stringKey(L, k, name) : cidrArg(L, k, host, types(), 'key');
+      const key = type === 'string' ? stringKey(L, k, name) : cidrArg(L, k, host, types(), 'key');
       lua.lua_pushnumber(L, series.count(name, key, startv, endv));
       return 1;
     },
     remove_item: (L) => {
       const name = checkString(L, 1, 'name', MAX_NAME);
-      const info = series.info(name);
-      const removed = info.type === 'string' ? series.removeItem(name, stringKey(L, 2, name)) : series.removeItem(name, addressArg(L, 2, host, types()));
+      const type = series.typeOf(name);
+      const removed = type === 'string' ? series.removeItem(name, stringKey(L, 2, name)) : series.removeItem(name, addressArg(L, 2, host, types()));
       lua.lua_pushboolean(L, removed);
       return 1;
     },

@@ -87,6 +87,22 @@ describe('SessionGauges', () => {
     expect(warnings(records).filter((m) => m.includes('inbound_cidr'))).toHaveLength(1);
   });
 
+  it('keeps an idle listener\'s gauge at zero, and forgets idle listeners once many have come and gone', () => {
+    const { store } = makeStore();
+    const g = store.gauges;
+    g.open('SMTP', A, 'mx:25').close();
+    expect(g.count('SMTP', parseCidr('/32', A), 'mx:25')).toBe(0);
+    const held = g.open('SMTP', B, 'mx:25');
+    expect(g.count('SMTP', parseCidr('/24', A), 'mx:25')).toBe(1);
+    for (let i = 0; i < 500; i++) g.open('SMTP', A, `test-listener-${i}`).close();
+    expect(g.listenerGauges).toBeLessThanOrEqual(65);
+    // The busy listener survived every clean-up.
+    expect(g.count('SMTP', parseCidr('/32', B), 'mx:25')).toBe(1);
+    held.close();
+    expect(g.count('SMTP', parseCidr('/32', B), 'mx:25')).toBe(0);
+    expect(g.openSessions).toBe(0);
+  });
+
   it('refuses to open unknown or view-only services and bad listeners', () => {
     const { store } = makeStore();
     expect(errorCode(() => store.gauges.open('smtp', A))).toBe('MW_ERR_UNKNOWN_SERVICE');

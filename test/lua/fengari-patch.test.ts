@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fengariPatchReport, patchSource } from '../../src/lua/fengari-patch.ts';
+import { lua, to_luastring } from '../../src/lua/fengari.ts';
 import { makeVm } from './helpers.ts';
 
 describe('fengari source patches', () => {
@@ -8,6 +9,8 @@ describe('fengari source patches', () => {
     const report = fengariPatchReport();
     expect(report.skipped).toEqual([]);
     expect([...report.applied].sort()).toEqual([
+      'lapi.js: field name cache',
+      'lapi.js: field names given as JS strings: one Lua string each',
       'lapi.js: pop stack slots by assignment, not delete',
       'ldebug.js: pop stack slots by assignment, not delete',
       'ldo.js: pop stack slots by assignment, not delete',
@@ -42,5 +45,34 @@ describe('fengari source patches', () => {
     expect(result.applied).toEqual([]);
     expect(result.skipped).toEqual(['ldo.js: pop stack slots by assignment, not delete (found 1, expected 5)']);
     expect(patchSource('lauxlib.js', source)).toEqual({ source, applied: [], skipped: [] });
+  });
+});
+
+describe('field names from JS (lapi.js field name cache)', () => {
+  it('reads and writes fields by JS name as before, metamethods and non-ASCII names included', () => {
+    const { vm, run } = makeVm();
+    const L = vm.L;
+    run('t = setmetatable({ ["ключ"] = "v" }, { __index = function(_, k) return "via __index: " .. k end })');
+    lua.lua_getglobal(L, 't');
+    lua.lua_getfield(L, -1, 'ключ');
+    lua.lua_getfield(L, -2, 'missing');
+    expect([lua.lua_tojsstring(L, -2), lua.lua_tojsstring(L, -1)]).toEqual(['v', 'via __index: missing']);
+    lua.lua_pushstring(L, to_luastring('set from JS'));
+    lua.lua_setfield(L, -4, 'missing');
+    lua.lua_settop(L, 0);
+    expect(run('return rawget(t, "missing"), t["ключ"]')).toEqual(['set from JS', 'v']);
+  });
+
+  it('keeps working past the cache size with many distinct names', () => {
+    const { vm, run } = makeVm();
+    const L = vm.L;
+    run('t = {}');
+    lua.lua_getglobal(L, 't');
+    for (let i = 0; i < 3000; i++) {
+      lua.lua_pushnumber(L, i);
+      lua.lua_setfield(L, 1, `k${i}`);
+    }
+    lua.lua_settop(L, 0);
+    expect(run('local n = 0 for _ in pairs(t) do n = n + 1 end return n, t.k0, t.k2999')).toEqual([3000, 0, 2999]);
   });
 });
