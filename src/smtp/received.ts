@@ -25,10 +25,19 @@ export function receivedHeader(info: ReceivedInfo): string {
   );
 }
 
+let lastSecond = Number.NaN;
+let lastDate = '';
+
 /** "Mon, 22 Nov 2026 06:17:00 +0000" */
 export function rfc5322Date(ms: number): string {
-  // toUTCString always ends in "GMT".
-  return `${new Date(ms).toUTCString().slice(0, -3)}+0000`;
+  // Formatting a Date costs a few µs per message; the text changes once a second.
+  const second = Math.floor(ms / 1000);
+  if (second !== lastSecond) {
+    // toUTCString always ends in "GMT".
+    lastDate = `${new Date(second * 1000).toUTCString().slice(0, -3)}+0000`;
+    lastSecond = second;
+  }
+  return lastDate;
 }
 
 const UNSAFE = /[^\x21-\x7e]|[()<>;\\]/;
