@@ -28,10 +28,16 @@ local function ipv4_value(text)
   return ((tonumber(a) * 256 + tonumber(b)) * 256 + tonumber(c)) * 256 + tonumber(d)
 end
 
+-- Each network's block number, worked out once when the script loads rather
+-- than on every connection: the accept phase runs for every client.
+for _, entry in ipairs(TRUSTED_V4) do
+  entry.size = 2 ^ (32 - entry.prefix)
+  entry.block = math.floor(ipv4_value(entry.net) / entry.size)
+end
+
 -- Same block when the addresses agree on their top `prefix` bits.
 local function in_v4_block(ip, entry)
-  local size = 2 ^ (32 - entry.prefix)
-  return math.floor(ip / size) == math.floor(ipv4_value(entry.net) / size)
+  return math.floor(ip / entry.size) == entry.block
 end
 
 local function trusted_name()
