@@ -71,25 +71,6 @@ export function medianMicros(fn: (i: number) => void, opts: { samples?: number; 
   return median(times);
 }
 
-export async function medianMicrosAsync(
-  fn: (i: number) => Promise<void>,
-  opts: { samples?: number; batch?: number } = {},
-): Promise<number> {
-  const samples = opts.samples ?? 31;
-  const batch = opts.batch ?? 200;
-  const times: number[] = [];
-  let i = 0;
-  const warmEnd = performance.now() + 300;
-  for (let w = 0; w < Math.max(batch, 20_000) && (w < batch || performance.now() < warmEnd); w++) await fn(i++);
-  for (let s = 0; s < samples; s++) {
-    const t0 = process.hrtime.bigint();
-    for (let b = 0; b < batch; b++) await fn(i++);
-    const t1 = process.hrtime.bigint();
-    times.push(Number(t1 - t0) / 1000 / batch);
-  }
-  return median(times);
-}
-
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
