@@ -81,19 +81,17 @@ export class SessionGauges {
       lg.open++;
     }
     this.openCount++;
-    let closed = false;
-    return {
-      close: () => {
-        if (closed) return;
-        closed = true;
-        this.openCount--;
-        svc.add(peer, -1, this.budget);
-        if (lg !== undefined && listener !== undefined) {
-          lg.counter.add(peer, -1, this.budget);
-          lg.open--;
-        }
-      },
-    };
+    return new OpenGauge(this, svc, lg, peer);
+  }
+
+  /** OpenGauge.close(): takes one session off the counters it was added to. */
+  release(svc: PrefixCounter, lg: ListenerGauge | undefined, peer: IpAddress): void {
+    this.openCount--;
+    svc.add(peer, -1, this.budget);
+    if (lg !== undefined) {
+      lg.counter.add(peer, -1, this.budget);
+      lg.open--;
+    }
   }
 
   private forgetIdleListeners(): void {
@@ -142,4 +140,22 @@ export class SessionGauges {
 
 function listenerKey(service: string, listener: string): string {
   return `${service}\u0000${listener}`;
+}
+
+/** One open session's gauge (a class, not a closure: one is made per connection). */
+class OpenGauge implements GaugeHandle {
+  private closed = false;
+
+  constructor(
+    private readonly gauges: SessionGauges,
+    private readonly svc: PrefixCounter,
+    private readonly lg: ListenerGauge | undefined,
+    private readonly peer: IpAddress,
+  ) {}
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.gauges.release(this.svc, this.lg, this.peer);
+  }
 }
