@@ -2,16 +2,18 @@
  * `moonwatch serve --config FILE`: the composition root. The only place that
  * builds the concrete clock, logger, store, engine, sink and listener, and
  * wires signals:
- *   SIGHUP          rebuild the script generation (same as a file change)
+ *   SIGHUP          rebuild the script generation (same as a file change) and
+ *                   re-read the STARTTLS key and certificate
  *   SIGTERM/SIGINT  stop accepting, let sessions finish within the grace
  *                   period, close the gauges, save persisted series, exit 0
  * and, when the config has a `control` section, the console control socket.
  */
+import { readFileSync } from 'node:fs';
 import { AuditStore } from '../audit/store.ts';
 import { SystemClock } from '../clock.ts';
 import { ConfigError } from '../config/errors.ts';
-import { loadConfigFile } from '../config/load.ts';
-import { engineOptionsFrom, storeOptionsFrom, type MoonwatchConfig } from '../config/schema.ts';
+import { loadConfigFile, tlsProblem } from '../config/load.ts';
+import { engineOptionsFrom, storeOptionsFrom, type MoonwatchConfig, type TlsConfig } from '../config/schema.ts';
 import { errorMessage, isMoonwatchError } from '../errors.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { ScriptFault } from '../lua/errors.ts';
@@ -143,6 +145,7 @@ async function start(config: MoonwatchConfig, logger: Logger, strict: boolean): 
         scripts: status.scripts,
         listen: listener.addresses().map((a) => a.id),
         sink: sink.type,
+        starttls: config.tls !== undefined,
         hotReload: config.scripts.hotReload,
         ...(control === undefined ? {} : { control: control.addresses() }),
       },
@@ -157,11 +160,28 @@ async function start(config: MoonwatchConfig, logger: Logger, strict: boolean): 
   }
 }
 
+/** SIGHUP re-reads the STARTTLS key and certificate (certificate renewal); a bad pair keeps the old one. */
+function reloadTls(running: Running, tls: TlsConfig, logger: Logger): void {
+  try {
+    const next = { ...tls, key: readFileSync(tls.keyFile), cert: readFileSync(tls.certFile) };
+    const problem = tlsProblem(next);
+    if (problem !== undefined) {
+      logger.error({ setting: `tls.${problem.setting}` }, `tls not reloaded, still serving the previous certificate: ${problem.text}`);
+      return;
+    }
+    running.listener.updateTls(next);
+    logger.info({ cert: tls.certFile }, 'tls certificate reloaded');
+  } catch (err) {
+    logger.error({ err: errorMessage(err) }, 'tls not reloaded, still serving the previous certificate');
+  }
+}
+
 function serveUntilSignal(running: Running, config: MoonwatchConfig, logger: Logger, io: ServeIo): Promise<number> {
   return new Promise((resolve) => {
     const onHup = (): void => {
       logger.info({ signal: 'SIGHUP' }, 'reload requested');
       void running.engine.reload('SIGHUP');
+      if (config.tls !== undefined) reloadTls(running, config.tls, logger);
     };
     let stopping = false;
     const onStop = (signal: NodeJS.Signals) => (): void => {

@@ -3,10 +3,12 @@
  * file, the line and the setting; nothing is half-applied because nothing is
  * applied at all until the whole file has been read.
  */
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import ipaddr from 'ipaddr.js';
 import { DEFAULT_FAILURE_MODE, type FailureMode } from '../policy/engine-options.ts';
 import { ConfigError } from './errors.ts';
@@ -24,6 +26,7 @@ import {
   type MoonwatchConfig,
   type ScriptsConfig,
   type SinkConfig,
+  type TlsConfig,
 } from './schema.ts';
 
 const TOP_KEYS = [
@@ -39,6 +42,7 @@ const TOP_KEYS = [
   'limits',
   'log',
   'control',
+  'tls',
 ] as const;
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -77,7 +81,52 @@ export function parseConfig(text: string, file: string): MoonwatchConfig {
     limits: readLimits(root.get('limits')),
     log: readLog(root.get('log')),
     ...readControl(root.get('control'), baseDir),
+    ...readTls(root.get('tls'), baseDir),
   };
+}
+
+function readTls(node: ConfigNode, baseDir: string): { tls?: TlsConfig } {
+  if (node.isNull) return {};
+  const m = node.map(['key', 'cert']);
+  const keyNode = m.required('key');
+  const certNode = m.required('cert');
+  const keyFile = resolvePath(keyNode.string(), baseDir);
+  const certFile = resolvePath(certNode.string(), baseDir);
+  const read = (file: string, n: ConfigNode): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      return n.fail(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  };
+  const files = { keyFile, certFile, key: read(keyFile, keyNode), cert: read(certFile, certNode) };
+  const problem = tlsProblem(files);
+  if (problem !== undefined) (problem.setting === 'key' ? keyNode : certNode).fail(problem.text);
+  return { tls: files };
+}
+
+/**
+ * Why a key and certificate cannot serve TLS (not PEM, or not a pair), or
+ * undefined: checked when the config loads, so a bad pair stops the start
+ * instead of failing every client's handshake.
+ */
+export function tlsProblem(t: { key: Buffer; cert: Buffer; keyFile: string; certFile: string }): { setting: 'key' | 'cert'; text: string } | undefined {
+  try {
+    createPrivateKey(t.key);
+  } catch (err) {
+    return { setting: 'key', text: `${t.keyFile} is not a PEM private key (${(err as Error).message})` };
+  }
+  try {
+    new X509Certificate(t.cert);
+  } catch (err) {
+    return { setting: 'cert', text: `${t.certFile} is not a PEM certificate (${(err as Error).message})` };
+  }
+  try {
+    createSecureContext({ key: t.key, cert: t.cert });
+  } catch (err) {
+    return { setting: 'cert', text: `${t.certFile} does not go with the key ${t.keyFile} (${(err as Error).message})` };
+  }
+  return undefined;
 }
 
 function readControl(node: ConfigNode, baseDir: string): { control?: ControlConfig } {

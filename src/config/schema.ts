@@ -37,6 +37,14 @@ export interface InboundAuditConfig {
   readonly persistMonitors: boolean;
 }
 
+/** STARTTLS: key and certificate chain, PEM, read and checked when the config loads. */
+export interface TlsConfig {
+  readonly keyFile: string;
+  readonly certFile: string;
+  readonly key: Buffer;
+  readonly cert: Buffer;
+}
+
 /** The console control socket; absent: no console. */
 export interface ControlConfig {
   /** Absolute path of the Unix socket (mode 0600). */
@@ -93,6 +101,8 @@ export interface MoonwatchConfig {
   readonly limits: LimitsConfig;
   readonly log: { readonly level: string };
   readonly control?: ControlConfig;
+  /** Absent: STARTTLS is not offered. */
+  readonly tls?: TlsConfig;
 }
 
 export const DEFAULT_LIMITS: LimitsConfig = Object.freeze({

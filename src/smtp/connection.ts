@@ -10,6 +10,7 @@
  * rejections metric sees both and nothing twice.
  */
 import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection.js';
 import type { SMTPServer } from 'smtp-server';
 import type { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
@@ -62,6 +63,8 @@ export class PolicyConnection extends SMTPConnection {
   private xclientRestart: Promise<void> | undefined;
   private messages = 0;
   private readonly openedAt: number;
+  /** Set by the listener: gives back the connection's slot once its socket is closed. */
+  onGone: (() => void) | undefined;
 
   constructor(server: SMTPServer, socket: Socket, options: SMTPConnectionOptions | undefined, ctx: ConnectionContext) {
     super(server, socket, options);
@@ -284,9 +287,30 @@ export class PolicyConnection extends SMTPConnection {
     this.closeQuietly('timeout', protocolReply(421, '4.4.2', `${this.ctx.hostname} Error: timeout exceeded`));
   }
 
+  /**
+   * The library's close handler, for the plain socket and, after STARTTLS, the
+   * TLS one (including a failed handshake): the one place a connection ends.
+   */
+  override _onCloseEvent(hadError: boolean): void {
+    super._onCloseEvent(hadError);
+    this.finish();
+    const gone = this.onGone;
+    this.onGone = undefined;
+    gone?.();
+  }
+
+  /** STARTTLS done: RFC 3207 §4.2, nothing the client said before it stands; EHLO comes again. */
+  onPolicySecure(): void {
+    this.policy.reset();
+    this.transactionDone = false;
+    if (this.ctx.logger.isLevelEnabled('info')) this.log.info({ cipher: this._socket instanceof TLSSocket ? this._socket.getCipher().name : undefined }, 'tls established');
+  }
+
   override _onError(err: Error & { code?: string | undefined; remoteAddress?: string | undefined }): void {
+    // One line per connection: a failed TLS handshake reports the same error twice.
+    const first = this.closeReason === undefined;
     this.closeReason ??= err.code === 'ECONNRESET' || err.code === 'EPIPE' ? 'reset' : 'error';
-    if (this.closeReason === 'error') this.log.warn({ err: err.message, code: err.code }, 'connection error');
+    if (first && this.closeReason === 'error') this.log.warn({ err: err.message.trim(), code: err.code }, 'connection error');
     super._onError(err);
   }
 

@@ -22,7 +22,7 @@ import type { Sink } from './sink.ts';
 import { createTrustMatcher } from './trust.ts';
 
 export interface SmtpServerOptions {
-  readonly config: Pick<MoonwatchConfig, 'listen' | 'hostname' | 'banner' | 'limits' | 'xclient'>;
+  readonly config: Pick<MoonwatchConfig, 'listen' | 'hostname' | 'banner' | 'limits' | 'xclient' | 'tls'>;
   readonly engine: PolicyEngine;
   readonly sink: Sink;
   readonly logger: Logger;
@@ -56,6 +56,8 @@ export interface SmtpListener {
    * then ends the rest with 421. Resolves once every socket is closed.
    */
   close(graceMs: number): Promise<void>;
+  /** New STARTTLS key and certificate for the connections that start from now on (SIGHUP). */
+  updateTls(tls: { key: Buffer; cert: Buffer }): void;
 }
 
 /** Shared by every listen address of one listener. */
@@ -123,12 +125,13 @@ class PolicySmtpServer extends SMTPServer {
     this.state.accepted += 1;
     this.state.connections.add(connection);
     (connection.session as SessionWithConnection)[CONNECTION] = connection;
-    socket.once('close', () => {
+    // Called from the library's close handling, not from a 'close' listener on
+    // this socket: STARTTLS removes every listener from the plain socket.
+    connection.onGone = () => {
       this.state.caps.release(peer);
-      connection.finish();
       this.state.connections.delete(connection);
       this.state.removed();
-    });
+    };
     this.connections.add(connection);
     connection.on('error', (err: Error) => this._onError(err));
     connection.init();
@@ -152,6 +155,11 @@ class PolicySmtpServer extends SMTPServer {
     const c = (session as SessionWithConnection)[CONNECTION];
     if (c === undefined) throw new Error(`no connection for session ${session.id}`);
     return c;
+  }
+
+  override onSecure(_socket: Socket, session: SMTPServerSession, callback: (err?: Error | null) => void): void {
+    this.conn(session).onPolicySecure();
+    callback();
   }
 
   override onConnect(session: SMTPServerSession, callback: (err?: Error | null) => void): void {
@@ -188,9 +196,11 @@ export async function startSmtpServer(opts: SmtpServerOptions): Promise<SmtpList
         name: config.hostname,
         banner: config.banner,
         heloResponse: '%s Hello %s',
-        // No STARTTLS yet: not offering it means no plaintext-injection window to guard.
-        disabledCommands: ['AUTH', 'STARTTLS', 'XFORWARD', 'WIZ', 'SHELL', 'KILL'],
-        hideSTARTTLS: true,
+        // STARTTLS only with a key and certificate; the library discards
+        // whatever the client pipelined after the STARTTLS command.
+        disabledCommands: ['AUTH', ...(config.tls === undefined ? ['STARTTLS'] : []), 'XFORWARD', 'WIZ', 'SHELL', 'KILL'],
+        hideSTARTTLS: config.tls === undefined,
+        ...(config.tls === undefined ? {} : { key: config.tls.key, cert: config.tls.cert }),
         hideENHANCEDSTATUSCODES: false,
         authOptional: true,
         disableReverseLookup: true,
@@ -230,6 +240,10 @@ export async function startSmtpServer(opts: SmtpServerOptions): Promise<SmtpList
     addresses: () => servers.map((s) => boundAddress(s)),
     stats: () => ({ open: state.caps.total, accepted: state.accepted, refusedByCaps: state.refusedByCaps }),
     close: (graceMs: number) => (closing ??= shutdown(servers, state, logger, config.hostname, graceMs)),
+    updateTls(tls) {
+      if (config.tls === undefined) throw new Error('STARTTLS is not configured on this listener');
+      for (const s of servers) s.updateSecureContext({ key: tls.key, cert: tls.cert });
+    },
   };
 }
 

@@ -3,7 +3,7 @@
  * driven by signals the way an init system drives it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,6 +78,8 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'mw-serve-'));
   mkdirSync(join(dir, 'scripts'));
   writeFileSync(join(dir, 'scripts', 'gate.lua'), policy(1));
+  copyFileSync('test/smtp/tls/a.key', join(dir, 'tls.key'));
+  copyFileSync('test/smtp/tls/a.crt', join(dir, 'tls.crt'));
   writeFileSync(
     join(dir, 'moonwatch.yaml'),
     [
@@ -87,6 +89,7 @@ beforeAll(async () => {
       'scripts: { dir: scripts, modules: [gate], hot_reload: false }',
       'sink: { type: maildir, path: maildir }',
       'limits: { shutdown_grace_ms: 8000 }',
+      'tls: { key: tls.key, cert: tls.crt }',
     ].join('\n'),
   );
   child = startCli(join(dir, 'moonwatch.yaml'));
@@ -132,6 +135,33 @@ describe('moonwatch serve as a process', () => {
     await again.client.command('MAIL FROM:<a@sender.example>');
     expect((await again.client.command('RCPT TO:<nobody@example.test>')).text).toBe('No such user (v2)');
     await again.client.quit();
+  });
+
+  it('SIGHUP re-reads the STARTTLS certificate; a broken pair keeps the one being served', async () => {
+    const served = async (): Promise<string> => {
+      const { client } = await RawSmtpClient.connect({ host: '127.0.0.1', port });
+      await client.command('EHLO a.example');
+      expect((await client.command('STARTTLS')).code).toBe(220);
+      const secure = await client.startTls();
+      const cn = secure.tls.getPeerCertificate().subject.CN as string;
+      await secure.client.quit();
+      return cn;
+    };
+    expect(await served()).toBe('mx-a.example.test');
+
+    copyFileSync('test/smtp/tls/b.key', join(dir, 'tls.key'));
+    copyFileSync('test/smtp/tls/b.crt', join(dir, 'tls.crt'));
+    child.proc.kill('SIGHUP');
+    await child.waitFor((l) => l.msg === 'tls certificate reloaded', 'tls reload line');
+    expect(await served()).toBe('mx-b.example.test');
+
+    // A renewal caught half-written: the key no longer goes with the certificate.
+    copyFileSync('test/smtp/tls/a.key', join(dir, 'tls.key'));
+    child.proc.kill('SIGHUP');
+    const refused = await child.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('tls not reloaded'), 'tls refusal line');
+    expect(refused).toMatchObject({ level: 50, setting: 'tls.cert' });
+    expect(await served()).toBe('mx-b.example.test');
+    copyFileSync('test/smtp/tls/a.crt', join(dir, 'tls.crt')); // a good pair again, for the tests that restart
   });
 
   it('SIGTERM with sessions in flight loses nothing, refuses new work and exits 0', async () => {

@@ -109,6 +109,30 @@ describe('parsing', () => {
   });
 });
 
+describe('tls (STARTTLS)', () => {
+  const TLS = resolve('test/smtp/tls');
+
+  it('reads the key and certificate when the config loads', () => {
+    const cfg = parse([...MINIMAL, 'tls:', `  key: ${join(TLS, 'a.key')}`, `  cert: ${join(TLS, 'a.crt')}`]);
+    expect(cfg.tls).toMatchObject({ keyFile: join(TLS, 'a.key'), certFile: join(TLS, 'a.crt') });
+    expect(cfg.tls!.cert.toString()).toMatch(/^-----BEGIN CERTIFICATE-----/);
+    expect(parse(MINIMAL).tls).toBeUndefined();
+  });
+
+  it('refuses to start on a missing file, a file that is not PEM, or a key and certificate that are not a pair', () => {
+    const missing = failure([...MINIMAL, 'tls:', `  key: ${join(TLS, 'a.key')}`, '  cert: missing.crt']);
+    expect(missing).toMatchObject({ line: 7, setting: 'tls.cert' });
+    expect(missing.problem).toBe(`cannot read ${join(dir, 'missing.crt')}: ENOENT`);
+    const notKey = failure([...MINIMAL, 'tls:', `  key: ${join(TLS, 'a.crt')}`, `  cert: ${join(TLS, 'a.crt')}`]);
+    expect(notKey).toMatchObject({ line: 6, setting: 'tls.key' });
+    expect(notKey.problem).toMatch(/is not a PEM private key/);
+    const mismatch = failure([...MINIMAL, 'tls:', `  key: ${join(TLS, 'a.key')}`, `  cert: ${join(TLS, 'b.crt')}`]);
+    expect(mismatch).toMatchObject({ line: 7, setting: 'tls.cert' });
+    expect(mismatch.problem).toMatch(/does not go with the key .*a\.key/);
+    expect(failure([...MINIMAL, `tls: { key: ${join(TLS, 'a.key')} }`])).toMatchObject({ setting: 'tls.cert', problem: 'is required' });
+  });
+});
+
 describe('errors name the file, the line and the setting', () => {
   it('rejects an unknown key (a typo) at its own line', () => {
     const err = failure([...MINIMAL, 'limits:', '  max_errors: 5', '  max_erors: 7']);

@@ -4,6 +4,7 @@
  * exactly as the server sent it, so tests can assert on the bytes.
  */
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 
 export interface Reply {
   readonly code: number;
@@ -120,6 +121,20 @@ export class RawSmtpClient {
     const r = await this.command('QUIT');
     await this.closed;
     return r;
+  }
+
+  /**
+   * After the server's 220 to STARTTLS: the TLS handshake over this socket
+   * (any certificate accepted), and a client that speaks through it. This
+   * client is done with once the TLS socket owns the connection.
+   */
+  async startTls(): Promise<{ client: RawSmtpClient; tls: TLSSocket }> {
+    const secure = tlsConnect({ socket: this.socket, rejectUnauthorized: false, servername: 'mx.test.example' });
+    await new Promise<void>((resolve, reject) => {
+      secure.once('secureConnect', () => resolve());
+      secure.once('error', reject);
+    });
+    return { client: new RawSmtpClient(secure, this.timeoutMs), tls: secure };
   }
 
   /** Half-closes without QUIT. */
