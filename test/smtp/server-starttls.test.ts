@@ -1,7 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { monotonicMs } from '../../src/clock.ts';
 import { MESSAGE, PHASE_POLICY } from './lib/policies.ts';
 import { logged, startTestServer, type TestServer } from './lib/server-harness.ts';
 
@@ -20,14 +19,6 @@ afterAll(async () => {
   await srv.stop();
   await plain.stop();
 });
-
-async function waitFor(cond: () => boolean, what: string): Promise<void> {
-  const until = monotonicMs() + 5000;
-  while (!cond()) {
-    if (monotonicMs() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe('STARTTLS', () => {
   it('is offered only when the config has a key and certificate', async () => {
@@ -59,7 +50,8 @@ describe('STARTTLS', () => {
     expect((await client.data(MESSAGE)).final?.code).toBe(250);
     expect(srv.gauge(ip)).toBe(1);
     expect((await client.quit()).code).toBe(221);
-    await waitFor(() => srv.gauge(ip) === 0, 'the gauge to close');
+    await srv.settled();
+    expect(srv.gauge(ip)).toBe(0);
     expect(srv.count('connections', ip)).toBe(1);
     expect(srv.count('receptions', ip)).toBe(1);
     expect(srv.count('rejections', ip)).toBe(2); // the 503 and the 550
