@@ -17,13 +17,13 @@ import { engineOptionsFrom, storeOptionsFrom, type MoonwatchConfig, type TlsConf
 import { errorMessage, isMoonwatchError } from '../errors.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { ScriptFault } from '../lua/errors.ts';
+import { fengariPatchReport } from '../lua/fengari-patch.ts';
 import { createEngine, type Engine } from '../policy/engine.ts';
 import { ControlServer } from '../console/control-server.ts';
 import { SeriesJournal } from '../persist/journal.ts';
 import { MaintenanceLoop } from '../persist/maintenance.ts';
 import { MonitorPersistence } from '../persist/monitor-persistence.ts';
 import { SeriesPersistence } from '../persist/series-persistence.ts';
-import { fengariPatchReport } from '../lua/fengari-patch.ts';
 import { startSmtpServer, type SmtpListener } from '../smtp/server.ts';
 import { createSink, type Sink } from '../smtp/sink.ts';
 import { parseArgs, UsageError } from './args.ts';

@@ -1,8 +1,7 @@
 /**
  * Source patches applied to fengari's own files as they load, for speed and
- * one correctness bug. Fengari 0.1.5 is the last release and unmaintained, and
- * the SMTP throughput target (issue 4) cannot be reached with two of its hot
- * paths as published:
+ * one correctness bug. Fengari 0.1.5 is the last release and unmaintained;
+ * these are the paths that cost the SMTP throughput work (issue 4) most:
  *
  * - Popping the Lua stack uses `delete L.stack[i]`. A delete turns the stack
  *   array into a dictionary in V8, so every later stack access, in every
@@ -96,6 +95,7 @@ export interface FengariPatchReport {
   readonly skipped: readonly string[];
 }
 
+// Module state on purpose: fengari is loaded once per process, and this records how.
 const applied: string[] = [];
 const skipped: string[] = [];
 
