@@ -137,7 +137,7 @@ async function start(config: MoonwatchConfig, logger: Logger, strict: boolean): 
     maintenance.start();
     const status = engine.status();
     const patches = fengariPatchReport();
-    if (patches.skipped.length > 0) logger.warn({ skipped: patches.skipped }, 'fengari source differs from what its speed patches were written for; those files run unpatched (correct, slower)');
+    if (patches.skipped.length > 0) logger.warn({ skipped: patches.skipped }, 'fengari speed patches not applied (see skipped); those parts run unpatched: correct, slower');
     logger.info(
       {
         config: config.file,

@@ -125,6 +125,11 @@ type Loader = (module: CjsModule, filename: string) => void;
 /** require('fengari') with the patches applied to its source files. */
 export function requirePatchedFengari(require: NodeJS.Require): unknown {
   const srcDir = join(dirname(require.resolve('fengari/package.json')), 'src') + sep;
+  // Something loaded fengari before us (it is cached): it runs unpatched, and the report says so.
+  if (require.cache[require.resolve('fengari')] !== undefined) {
+    skipped.push('fengari: already loaded before moonwatch could patch it');
+    return require('fengari');
+  }
   const Module = createRequire(import.meta.url)('node:module') as { _extensions: Record<string, Loader> };
   const original = Module._extensions['.js']!;
   Module._extensions['.js'] = function (module, filename) {

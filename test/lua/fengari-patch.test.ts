@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { fengariPatchReport, patchSource } from '../../src/lua/fengari-patch.ts';
+import { createRequire } from 'node:module';
+import { fengariPatchReport, patchSource, requirePatchedFengari } from '../../src/lua/fengari-patch.ts';
 import { lua, to_luastring } from '../../src/lua/fengari.ts';
 import { makeVm } from './helpers.ts';
 
@@ -36,6 +37,15 @@ describe('fengari source patches', () => {
       local n, a, b = f(1, nil, 3)
       return n, a, b, o.x, o + o, ok, err, select(2, pcall(string.rep, "ab", 3))`;
     expect(run(code)).toEqual([3, 1, null, 'x!', 42, false, 'boom', 'ababab']);
+  });
+
+  it('reports fengari loaded by someone else first as unpatched instead of patching it twice', () => {
+    const req = createRequire(import.meta.url);
+    const before = fengariPatchReport().skipped.length;
+    // fengari is cached by now (makeVm loaded it), as it would be had an embedding program required it first.
+    makeVm();
+    expect(requirePatchedFengari(req)).toBe(req('fengari'));
+    expect(fengariPatchReport().skipped.slice(before)).toEqual(['fengari: already loaded before moonwatch could patch it']);
   });
 
   it('leaves a file whose source does not match exactly as it is, and says why', () => {
