@@ -8,7 +8,8 @@ describe('fengari source patches', () => {
   it('all apply to the installed fengari, so an upgrade that breaks one fails here', () => {
     makeVm(); // fengari is loaded by then
     const report = fengariPatchReport();
-    expect(report.skipped).toEqual([]);
+    // (The test below adds an "already loaded" entry on purpose; order must not matter.)
+    expect(report.skipped.filter((s) => !s.startsWith('fengari: already loaded'))).toEqual([]);
     expect([...report.applied].sort()).toEqual([
       'lapi.js: field name cache',
       'lapi.js: field names given as JS strings: one Lua string each',
