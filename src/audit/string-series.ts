@@ -21,29 +21,7 @@ export class StringSeries {
   /** Adds a non-zero delta; false when the key was refused at the cap. */
   add(key: string, delta: number, sec: number): boolean {
     this.ring.advance(sec);
-    let m = this.ring.current;
-    if (m === null) {
-      m = new Map();
-      this.ring.current = m;
-    }
-    const old = m.get(key);
-    if (old === undefined) {
-      if (this.used >= this.cap) {
-        this.degraded++;
-        return false;
-      }
-      m.set(key, delta);
-      this.used++;
-      return true;
-    }
-    const n = old + delta;
-    if (n === 0) {
-      m.delete(key);
-      this.used--;
-    } else {
-      m.set(key, n);
-    }
-    return true;
+    return this.addAt(0, key, delta);
   }
 
   count(key: string, start: number, end: number, sec: number): number {
@@ -83,18 +61,25 @@ export class StringSeries {
 
   /** Adds a saved count to window k (restore); false when refused at the cap. */
   load(k: number, key: string, count: number): boolean {
+    return this.addAt(k, key, count);
+  }
+
+  /** The one place a key's count in window k changes: a new key takes a slot under the cap, a zero frees it. */
+  private addAt(k: number, key: string, delta: number): boolean {
     let m = this.ring.at(k);
     if (m === null) {
       m = new Map();
       this.ring.setAt(k, m);
     }
     const old = m.get(key);
-    if (old === undefined && this.used >= this.cap) {
-      this.degraded++;
-      return false;
+    if (old === undefined) {
+      if (this.used >= this.cap) {
+        this.degraded++;
+        return false;
+      }
+      this.used++;
     }
-    if (old === undefined) this.used++;
-    const n = (old ?? 0) + count;
+    const n = (old ?? 0) + delta;
     if (n === 0) {
       m.delete(key);
       this.used--;
