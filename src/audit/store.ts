@@ -14,6 +14,12 @@ import { ageOf, checkBuckets, exportColumn, type CheckedEntry } from './snapshot
 import { windowRange } from './window-range.ts';
 
 export type Metric = (typeof METRIC_NAMES)[number];
+/**
+ * Which figures a read answers with: this node's own, or the whole cluster's
+ * (this node's plus what the other nodes replicated to it). On a node without
+ * clustering 'cluster' answers with local figures (spec §14 #17).
+ */
+export type Scope = 'local' | 'cluster';
 export const METRICS: readonly Metric[] = METRIC_NAMES;
 
 export const DEFAULT_MAX_TRACKED = 1_000_000;
@@ -107,7 +113,7 @@ export class AuditStore {
   }
 
   /** Plain sum over windows startv..endv (spec §4.3); NaN bounds → MW_ERR_BAD_COUNT. */
-  count(metric: Metric, monitor: string, cidr: Cidr, startv = 0, endv = 0): number {
+  count(metric: Metric, monitor: string, cidr: Cidr, startv = 0, endv = 0, _scope: Scope = 'local'): number {
     const mi = metricIndex(metric);
     const m = this.monitorFor(monitor);
     const c = checkCidr(cidr);
@@ -116,14 +122,14 @@ export class AuditStore {
   }
 
   /** The weighted sliding value of spec §4.4: floor(C0 + (1 − f)·C1). */
-  smoothed(metric: Metric, monitor: string, cidr: Cidr): number {
+  smoothed(metric: Metric, monitor: string, cidr: Cidr, _scope: Scope = 'local'): number {
     const mi = metricIndex(metric);
     const m = this.monitorFor(monitor);
     return m.set.groups[mi]!.smoothed(m.col, checkCidr(cidr), this.nowSec());
   }
 
   /** Counts of windows 0..N−1, as console `show ip` prints them. */
-  windows(metric: Metric, monitor: string, cidr: Cidr): number[] {
+  windows(metric: Metric, monitor: string, cidr: Cidr, _scope: Scope = 'local'): number[] {
     const mi = metricIndex(metric);
     const m = this.monitorFor(monitor);
     return m.set.groups[mi]!.windowCounts(m.col, checkCidr(cidr), this.nowSec());

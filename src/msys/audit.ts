@@ -1,4 +1,4 @@
-import type { Metric } from '../audit/store.ts';
+import type { Metric, Scope } from '../audit/store.ts';
 import { lua, type LuaState } from '../lua/fengari.ts';
 import { checkString, isNoneOrNil, optBooleanField, optNumberField } from './args.ts';
 import { cidrArg } from './address-arg.ts';
@@ -16,10 +16,12 @@ export function auditFunctions(host: MsysHost, types: () => MsysTypes): Record<s
     let startv = 0;
     let endv = 0;
     let cidrIdx = 2;
+    let scope: Scope = 'local';
     if (lua.lua_type(L, 2) === lua.LUA_TTABLE) {
       startv = optNumberField(L, 2, 'startv', 'msys.audit') ?? 0;
       endv = optNumberField(L, 2, 'endv', 'msys.audit') ?? 0;
       if (optBooleanField(L, 2, 'cluster')) {
+        scope = 'cluster';
         host.warnOnce('cluster-single-node', 'msys.audit: cluster = true on a single node; answering with local figures');
       }
       lua.lua_settop(L, 2);
@@ -27,7 +29,7 @@ export function auditFunctions(host: MsysHost, types: () => MsysTypes): Record<s
       cidrIdx = 3;
     }
     const cidr = cidrArg(L, cidrIdx, host, types());
-    lua.lua_pushnumber(L, host.store.count(m, monitor, cidr, startv, endv));
+    lua.lua_pushnumber(L, host.store.count(m, monitor, cidr, startv, endv, scope));
     return 1;
   };
 
