@@ -10,7 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { AuditStore } from '../audit/store.ts';
-import { SystemClock } from '../clock.ts';
+import { SystemClock, type Clock } from '../clock.ts';
 import { ConfigError } from '../config/errors.ts';
 import { loadConfigFile, tlsProblem } from '../config/load.ts';
 import { engineOptionsFrom, storeOptionsFrom, type MoonwatchConfig, type TlsConfig } from '../config/schema.ts';
@@ -46,6 +46,8 @@ export interface ServeIo {
   readonly stdout: { write(s: string): unknown; isTTY?: boolean };
   readonly stderr: { write(s: string): unknown };
   readonly signals: { on(signal: NodeJS.Signals, fn: () => void): unknown; off(signal: NodeJS.Signals, fn: () => void): unknown };
+  /** The counters' clock (tests pin it so windows do not roll under them); the system clock by default. */
+  readonly clock?: Clock;
 }
 
 const processIo: ServeIo = { stdout: process.stdout, stderr: process.stderr, signals: process };
@@ -85,7 +87,7 @@ export async function runServe(argv: readonly string[], io: ServeIo = processIo)
   }
   const logger = createLogger({ level: config.log.level, pretty: io.stdout.isTTY === true });
   try {
-    const running = await start(config, logger, strict);
+    const running = await start(config, logger, strict, io.clock);
     return await serveUntilSignal(running, config, logger, io);
   } catch (err) {
     logger.fatal({ err: errorMessage(err), code: isMoonwatchError(err) ? err.code : undefined, ...faultPosition(err) }, 'moonwatch could not start');
@@ -102,8 +104,8 @@ interface Running {
   readonly control: ControlServer | undefined;
 }
 
-async function start(config: MoonwatchConfig, logger: Logger, strict: boolean): Promise<Running> {
-  const clock = new SystemClock();
+async function start(config: MoonwatchConfig, logger: Logger, strict: boolean, pinnedClock?: Clock): Promise<Running> {
+  const clock = pinnedClock ?? new SystemClock();
   const store = new AuditStore(storeOptionsFrom(config, { clock, logger }));
   const ia = config.inboundAudit;
   const persistence = new SeriesPersistence({ dir: ia.serializeDir, series: store.series, clock, logger, strict });

@@ -15,6 +15,7 @@ import { ControlServer } from '../../src/console/control-server.ts';
 import { MAX_COMMAND_BYTES } from '../../src/console/framing.ts';
 import { captureLogger } from '../../src/log.ts';
 import { createEngine, type Engine } from '../../src/policy/engine.ts';
+import { waitUntil } from '../helpers/wait.ts';
 
 const TOKEN = 'a-long-enough-console-token';
 let dir: string;
@@ -118,8 +119,7 @@ describe('control socket', () => {
     await Promise.all(held.map((c) => c.run('status')));
     expect(await rawExchange({ path: join(dir, 'ctl.sock') }, '')).toMatch(/^Error: too many console connections/);
     for (const c of held) c.close();
-    for (let i = 0; i < 200 && server.connections > 0; i++) await new Promise((r) => setTimeout(r, 5));
-    expect(server.connections).toBe(0);
+    await waitUntil(() => server.connections === 0, 'the closed console connections to be released');
   });
 });
 

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { runTestCommand } from '../../src/cli/test-command.ts';
+import { waitUntil } from '../helpers/wait.ts';
 import { GATE, head, workspace, type Workspace } from './workspace.ts';
 
 let ws: Workspace | undefined;
@@ -77,9 +78,9 @@ describe('moonwatch test', () => {
     const stopped = new Promise<void>((res) => (stop = res));
     const out: string[] = [];
     const done = runTestCommand(['--watch', 'fixtures'], { out: (t) => out.push(t), err: (t) => out.push(t), cwd: ws.dir, stopSignal: stopped });
+    // "watching" is printed once chokidar reported `ready`: its initial scan is done
+    // and every later write is seen, so no settling time is needed.
     await waitFor(() => out.some((l) => l.startsWith('watching')));
-    // Let chokidar settle on its initial scan before changing anything.
-    await new Promise((r) => setTimeout(r, 300));
     // Now every connection is one too many.
     ws.write('policies/gate.lua', GATE.replace('if n > 3 then', 'if n > 0 then'));
     await waitFor(() => out.some((l) => l.startsWith('FAIL')));
@@ -97,13 +98,7 @@ describe('moonwatch test', () => {
     stop();
     expect(await done).toBe(0);
     expect(out.some((l) => l.includes('fixtures/a.yaml'))).toBe(false);
-  }, 20_000);
+  }, 40_000);
 });
 
-async function waitFor(cond: () => boolean, ms = 10_000): Promise<void> {
-  const until = performance.now() + ms;
-  while (!cond()) {
-    if (performance.now() > until) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const waitFor = (cond: () => boolean): Promise<void> => waitUntil(cond, 'watch output');

@@ -10,6 +10,7 @@ import { SeriesJournal } from '../../src/persist/journal.ts';
 import { MaintenanceLoop } from '../../src/persist/maintenance.ts';
 import { MonitorPersistence } from '../../src/persist/monitor-persistence.ts';
 import { SeriesPersistence } from '../../src/persist/series-persistence.ts';
+import { waitUntil } from '../helpers/wait.ts';
 
 let dir: string;
 beforeEach(() => {
@@ -63,7 +64,7 @@ describe('maintenance loop', () => {
     const { loop } = wire(new SystemClock(), join(dir, 'log'), 1);
     loop.start();
     try {
-      for (let i = 0; i < 150 && !existsSync(join(dir, 'state', 'both.series')); i++) await new Promise((r) => setTimeout(r, 10));
+      await waitUntil(() => existsSync(join(dir, 'state', 'both.series')), 'the first save on a 1 s boundary');
     } finally {
       loop.stop();
     }

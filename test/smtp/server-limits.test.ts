@@ -5,6 +5,7 @@ import { monotonicMs } from '../../src/clock.ts';
 import type { RawSmtpClient } from './lib/raw-client.ts';
 import { ACCEPT_POLICY } from './lib/policies.ts';
 import { startTestServer, type TestServer } from './lib/server-harness.ts';
+import { waitUntil } from '../helpers/wait.ts';
 
 let srv: TestServer;
 
@@ -185,8 +186,7 @@ msys.registerModule("slow", t)`,
         capped.connect({ localAddress: '127.0.6.1' }),
         capped.connect({ localAddress: '127.0.6.10' }),
       ];
-      await new Promise((r) => setTimeout(r, 200));
-      expect(capped.listener.stats().open).toBe(3);
+      await waitUntil(() => capped.listener.stats().open === 3, 'three sockets open');
       // Total cap: three sockets are open, whoever asks next is refused.
       const total = await capped.connect({ localAddress: '127.0.6.2' });
       expect(total.greeting.lines).toEqual(['421 4.7.0 mx.test.example Too many connections, try again later']);
@@ -199,7 +199,7 @@ msys.registerModule("slow", t)`,
       for (const s of sessions) expect(s.greeting.code).toBe(220);
       // Per-IP cap: with a slot free overall, a third session from the same IP is still refused.
       await sessions[2]!.client.quit();
-      await new Promise((r) => setTimeout(r, 50));
+      await waitUntil(() => capped.listener.stats().open === 2, 'the quit socket to close');
       const third = await capped.connect({ localAddress: '127.0.6.1' });
       expect(third.greeting.lines[0]).toMatch(/^421 4\.7\.0 .*from your address/);
       await Promise.all(sessions.slice(0, 2).map((s) => s.client.quit()));

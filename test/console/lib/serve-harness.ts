@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import { runServe } from '../../../src/cli/serve.ts';
+import { monotonicMs, type Clock } from '../../../src/clock.ts';
 import { ConsoleClient } from '../../../src/console/client.ts';
 
 export interface ServedInstance {
@@ -72,7 +73,7 @@ export function writeServeFiles(dir: string, opts: ServeFilesOptions & { smtpPor
 }
 
 /** Starts serve and waits until the control socket answers (or serve exits). */
-export async function serve(dir: string, opts: ServeFilesOptions & { args?: string[] }): Promise<ServedInstance> {
+export async function serve(dir: string, opts: ServeFilesOptions & { args?: string[]; clock?: Clock }): Promise<ServedInstance> {
   const smtpPort = await freePort();
   const file = writeServeFiles(dir, { ...opts, smtpPort });
   const signals = new EventEmitter();
@@ -81,11 +82,14 @@ export async function serve(dir: string, opts: ServeFilesOptions & { args?: stri
     stdout: { write: () => true },
     stderr: { write: (s: string) => (err += s) },
     signals: { on: (s: NodeJS.Signals, fn: () => void) => signals.on(s, fn), off: (s: NodeJS.Signals, fn: () => void) => signals.off(s, fn) },
+    ...(opts.clock ? { clock: opts.clock } : {}),
   };
   let exited: number | undefined;
   const done = runServe(['--config', file, ...(opts.args ?? [])], io).then((code) => (exited = code));
   const socket = join(dir, 'ctl.sock');
-  for (let i = 0; i < 400 && exited === undefined; i++) {
+  // Polls until the socket answers; only a hung start (not a busy machine) runs out the time.
+  const until = monotonicMs() + 20_000;
+  while (exited === undefined && monotonicMs() < until) {
     if (existsSync(socket) && (await answers(socket))) break;
     await new Promise((r) => setTimeout(r, 10));
   }
