@@ -8,7 +8,7 @@
  */
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runMutationCheck } from '../src/harness/mutation.ts';
+import { runMutationCheck } from '../src/tools/mutation.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);

@@ -19,52 +19,28 @@
  * `\` floors where Momentum truncated, which differs only for negative or
  * fractional operands.
  */
+import { isDecimalIntegerToken, isDigit, tokenizeLua } from './lexer.ts';
+
 export function translateMomentum(source: string): string {
   const out: string[] = [];
-  const n = source.length;
-  let i = 0;
-  let copied = 0; // source[copied, i) is still to be appended verbatim
+  let copied = 0; // source[copied, at) is still to be appended verbatim
 
   const replace = (start: number, end: number, text: string): void => {
     out.push(source.slice(copied, start), text);
     copied = end;
   };
 
-  while (i < n) {
-    const c = source.charCodeAt(i);
-    if (c === MINUS && source.charCodeAt(i + 1) === MINUS) {
-      i = skipComment(source, i + 2);
-    } else if (c === LBRACKET) {
-      const level = longBracketLevel(source, i);
-      i = level >= 0 ? skipLongBracket(source, i, level) : i + 1;
-    } else if (c === DQUOTE || c === SQUOTE) {
-      i = translateShortString(source, i, replace);
-    } else if (c === DOT) {
-      if (source.charCodeAt(i + 1) === DOT) {
-        i += source.charCodeAt(i + 2) === DOT ? 3 : 2;
-      } else if (isDigit(source.charCodeAt(i + 1))) {
-        i = readNumeral(source, i);
-      } else {
-        i++;
-      }
-    } else if (isDigit(c)) {
-      const end = readNumeral(source, i);
-      if (isDecimalInteger(source, i, end)) replace(end, end, '.0');
-      i = end;
-    } else if (isIdentStart(c)) {
-      i++;
-      while (i < n && isIdentPart(source.charCodeAt(i))) i++;
-    } else if (c === BANG && source.charCodeAt(i + 1) === EQUALS) {
-      replace(i, i + 2, '~=');
-      i += 2;
-    } else if (c === CARET && source.charCodeAt(i + 1) === CARET) {
-      replace(i, i + 2, '~ ');
-      i += 2;
-    } else if (c === BACKSLASH) {
-      replace(i, i + 1, '//');
-      i++;
-    } else {
-      i++;
+  for (const t of tokenizeLua(source)) {
+    if (t.kind === 'number') {
+      if (isDecimalIntegerToken(source, t)) replace(t.end, t.end, '.0');
+    } else if (t.kind === 'string') {
+      translateEscapes(source, t.start, t.end, replace);
+    } else if (t.kind === 'symbol') {
+      const c = source.charCodeAt(t.start);
+      const len = t.end - t.start;
+      if (len === 2 && c === BANG) replace(t.start, t.end, '~=');
+      else if (len === 2 && c === CARET) replace(t.start, t.end, '~ ');
+      else if (c === BACKSLASH) replace(t.start, t.end, '//');
     }
   }
   if (copied === 0) return source;
@@ -73,104 +49,24 @@ export function translateMomentum(source: string): string {
 }
 
 const MINUS = 45;
-const LBRACKET = 91;
-const EQUALS = 61;
-const DQUOTE = 34;
-const SQUOTE = 39;
-const DOT = 46;
-const BANG = 33;
 const CARET = 94;
+const BANG = 33;
 const BACKSLASH = 92;
 const LF = 10;
 const CR = 13;
 
-function isDigit(c: number): boolean {
-  return c >= 48 && c <= 57;
-}
-
-function isHexDigit(c: number): boolean {
-  return isDigit(c) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
-}
-
-function isIdentStart(c: number): boolean {
-  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95;
-}
-
-function isIdentPart(c: number): boolean {
-  return isIdentStart(c) || isDigit(c);
-}
-
-/** Level of a long bracket opening at `at` ("[[" is 0, "[==[" is 2), or -1. */
-function longBracketLevel(s: string, at: number): number {
-  let j = at + 1;
-  while (s.charCodeAt(j) === EQUALS) j++;
-  return s.charCodeAt(j) === LBRACKET ? j - at - 1 : -1;
-}
-
-/** Index just past the long bracket that opens at `at`; end of input if unclosed. */
-function skipLongBracket(s: string, at: number, level: number): number {
-  const close = ']' + '='.repeat(level) + ']';
-  const end = s.indexOf(close, at + level + 2);
-  return end < 0 ? s.length : end + close.length;
-}
-
-/** `at` is just past "--". */
-function skipComment(s: string, at: number): number {
-  if (s.charCodeAt(at) === LBRACKET) {
-    const level = longBracketLevel(s, at);
-    if (level >= 0) return skipLongBracket(s, at, level);
-  }
-  let j = at;
-  while (j < s.length && s.charCodeAt(j) !== LF && s.charCodeAt(j) !== CR) j++;
-  return j;
-}
-
 // 5.3's escapes; anything else after a backslash was the character itself in 5.1.
 const KNOWN_ESCAPES = new Set('abfnrtv\\"\'xzu\n\r0123456789'.split('').map((ch) => ch.charCodeAt(0)));
 
-function translateShortString(s: string, at: number, replace: (start: number, end: number, text: string) => void): number {
-  const quote = s.charCodeAt(at);
-  let j = at + 1;
-  while (j < s.length) {
-    const c = s.charCodeAt(j);
-    if (c === quote) return j + 1;
-    if (c === LF || c === CR) return j; // unfinished string: let Lua report it
-    if (c === BACKSLASH) {
-      const next = s.charCodeAt(j + 1);
-      if (Number.isNaN(next)) return s.length;
-      if (!KNOWN_ESCAPES.has(next)) replace(j, j + 1, '');
-      j += next === CR && s.charCodeAt(j + 2) === LF ? 3 : 2;
-      continue;
-    }
-    j++;
+/** Drops the backslash of each escape 5.3 does not know, inside the string token [at, end). */
+function translateEscapes(s: string, at: number, end: number, replace: (start: number, end: number, text: string) => void): void {
+  for (let j = at + 1; j < end; j++) {
+    if (s.charCodeAt(j) !== BACKSLASH) continue;
+    const next = s.charCodeAt(j + 1);
+    if (Number.isNaN(next)) return;
+    if (!KNOWN_ESCAPES.has(next)) replace(j, j + 1, '');
+    j += next === CR && s.charCodeAt(j + 2) === LF ? 2 : 1;
   }
-  return j;
-}
-
-/** Mirrors Lua 5.3's read_numeral so the token boundaries are the lexer's. */
-function readNumeral(s: string, at: number): number {
-  let j = at;
-  let exponent = 'Ee';
-  if (s.charCodeAt(j) === 48 && (s[j + 1] === 'x' || s[j + 1] === 'X')) {
-    j += 2;
-    exponent = 'Pp';
-  }
-  for (;;) {
-    const ch = s[j];
-    if (ch !== undefined && exponent.includes(ch)) {
-      j++;
-      if (s[j] === '+' || s[j] === '-') j++;
-    } else if (isHexDigit(s.charCodeAt(j)) || s.charCodeAt(j) === DOT) {
-      j++;
-    } else {
-      return j;
-    }
-  }
-}
-
-function isDecimalInteger(s: string, start: number, end: number): boolean {
-  for (let j = start; j < end; j++) if (!isDigit(s.charCodeAt(j))) return false;
-  return true;
 }
 
 /* ------------------------------------------------------------------------ *

@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { findComparisons, mutate, runMutationCheck } from '../../src/harness/mutation.ts';
-import { workspace } from './workspace.ts';
+import { findComparisons, mutate, runMutationCheck } from '../../src/tools/mutation.ts';
+import { workspace } from '../harness/workspace.ts';
 
 const root = join(import.meta.dirname, '../..');
 

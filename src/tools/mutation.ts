@@ -3,12 +3,16 @@
  * policy (> ↔ <=, >= ↔ <, == ↔ ~=), run that policy's fixtures against the
  * mutated copy, and see whether any fixture notices. A mutant nobody notices
  * means the fixtures do not pin that decision down.
+ *
+ * A developer tool (run by scripts/mutation-check.ts), not part of the
+ * harness: it sits above it and nothing in src imports it.
  */
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { discoverFixtures } from './discover.ts';
-import { runFixtureFile } from './runner.ts';
+import { discoverFixtures } from '../harness/discover.ts';
+import { runFixtureFile } from '../harness/runner.ts';
+import { tokenizeLua, tokenText } from '../lua/lexer.ts';
 
 export interface Comparison {
   /** Offset of the operator in the source. */
@@ -20,50 +24,16 @@ export interface Comparison {
 const FLIP: Record<string, string> = { '>': '<=', '<=': '>', '>=': '<', '<': '>=', '==': '~=', '~=': '==', '!=': '==' };
 
 /**
- * Comparison operators of a Lua (Momentum dialect) source, skipping strings,
- * long strings and comments, and the shift operators << and >>.
+ * Comparison operators of a Lua (Momentum dialect) source, as the one Lua
+ * tokenizer sees them: nothing in strings, long strings or comments, and not
+ * the shift operators << and >>.
  */
 export function findComparisons(source: string): Comparison[] {
   const out: Comparison[] = [];
-  let line = 1;
-  let i = 0;
-  const n = source.length;
-  while (i < n) {
-    const c = source[i]!;
-    if (c === '\n') {
-      line++;
-      i++;
-    } else if (c === '-' && source[i + 1] === '-') {
-      const long = longBracket(source, i + 2);
-      const end = long === undefined ? source.indexOf('\n', i) : closeLong(source, long.start, long.level);
-      const stop = end === -1 ? n : end;
-      line += count(source, i, stop, '\n');
-      i = stop;
-    } else if (c === '"' || c === "'") {
-      let j = i + 1;
-      while (j < n && source[j] !== c && source[j] !== '\n') j += source[j] === '\\' ? 2 : 1;
-      line += count(source, i, j, '\n');
-      i = j + 1;
-    } else if (c === '[' && longBracket(source, i) !== undefined) {
-      const long = longBracket(source, i)!;
-      const end = closeLong(source, long.start, long.level);
-      const stop = end === -1 ? n : end;
-      line += count(source, i, stop, '\n');
-      i = stop;
-    } else {
-      const two = source.slice(i, i + 2);
-      if (two === '<<' || two === '>>') {
-        i += 2;
-      } else if (two === '>=' || two === '<=' || two === '==' || two === '~=' || two === '!=') {
-        out.push({ index: i, op: two, line });
-        i += 2;
-      } else if (c === '>' || c === '<') {
-        out.push({ index: i, op: c, line });
-        i++;
-      } else {
-        i++;
-      }
-    }
+  for (const t of tokenizeLua(source)) {
+    if (t.kind !== 'symbol') continue;
+    const op = tokenText(source, t);
+    if (FLIP[op] !== undefined) out.push({ index: t.start, op, line: t.line });
   }
   return out;
 }
@@ -74,26 +44,6 @@ export function mutate(source: string, k: number): { source: string; from: strin
   if (cmp === undefined) throw new RangeError(`no comparison number ${k}`);
   const to = FLIP[cmp.op]!;
   return { source: source.slice(0, cmp.index) + to + source.slice(cmp.index + cmp.op.length), from: cmp.op, to, line: cmp.line };
-}
-
-/** `[[`, `[==[` at `at`: the level and where the content starts. */
-function longBracket(s: string, at: number): { level: number; start: number } | undefined {
-  if (s[at] !== '[') return undefined;
-  let j = at + 1;
-  while (s[j] === '=') j++;
-  return s[j] === '[' ? { level: j - at - 1, start: j + 1 } : undefined;
-}
-
-function closeLong(s: string, from: number, level: number): number {
-  const close = `]${'='.repeat(level)}]`;
-  const end = s.indexOf(close, from);
-  return end === -1 ? -1 : end + close.length;
-}
-
-function count(s: string, from: number, to: number, ch: string): number {
-  let k = 0;
-  for (let i = from; i < to; i++) if (s[i] === ch) k++;
-  return k;
 }
 
 export interface MutantResult {
