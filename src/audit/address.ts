@@ -184,6 +184,8 @@ function parseMask(s: string, text: string): number {
   if (!/^\d{1,3}$/.test(s)) {
     throw new BadMaskError(`invalid mask in "${text}": a mask is a number of bits, /0 to /32 for IPv4 or /0 to /128 for IPv6`);
   }
+  // "/08" is refused like "010.0.0.1": a leading zero reads as octal to some tools.
+  if (s.length > 1 && s.startsWith('0')) throw new BadMaskError(`invalid mask in "${text}": leading zeros are not allowed in a mask`);
   return Number(s);
 }
 

@@ -9,8 +9,8 @@ import { isIP } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
-import ipaddr from 'ipaddr.js';
 import { DEFAULT_FAILURE_MODE, type FailureMode } from '../policy/engine-options.ts';
+import { configAddress, configAddressOrCidr } from './addresses.ts';
 import { ConfigError } from './errors.ts';
 import { ConfigNode, parseConfigDocument, type ConfigMap } from './reader.ts';
 import {
@@ -168,6 +168,7 @@ function readListen(node: ConfigNode): ListenAddress[] {
     const host = m[1]!;
     const port = Number(m[2]);
     if (isIP(host) === 0) item.fail(`"${host}" is not an IP address (write IPv6 in brackets: "[::1]:2525")`);
+    configAddress(item, host);
     if (isIP(host) === 6 && !value.startsWith('[')) item.fail('IPv6 addresses must be written in brackets: "[::1]:2525"');
     if (!Number.isInteger(port) || port > 65535) item.fail(`port ${m[2]} is out of range 0-65535`);
     const key = `${host}|${port}`;
@@ -305,6 +306,8 @@ function readSink(node: ConfigNode, baseDir: string): SinkConfig {
     const hostNode = m.required('host');
     const host = hostNode.string();
     if (isIP(host) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(host)) hostNode.fail(`"${host}" is not a host name or IP address`);
+    // All digits and dots, or a colon: an address (no host name looks like that), so the strict parser.
+    if (/^[\d.]+$/.test(host) || host.includes(':')) configAddress(hostNode, host);
     return {
       type,
       host,
@@ -320,9 +323,8 @@ function readXclient(node: ConfigNode): MoonwatchConfig['xclient'] {
   const m = node.map(['trusted']);
   const trusted = m.opt('trusted', [] as string[], (n) =>
     n.stringList({ allowEmpty: true }).map(({ value, node: item }) => {
-      const ok = value.includes('/') ? safe(() => ipaddr.parseCIDR(value)) : ipaddr.isValid(value);
-      if (!ok) item.fail(`"${value}" is not an IP address or CIDR block`);
-      return value;
+      // The strict parser (addresses.ts), stored canonical so the matcher reads what was checked.
+      return configAddressOrCidr(item, value);
     }),
   );
   return { trusted };
@@ -370,11 +372,3 @@ function resolvePath(p: string, baseDir: string): string {
   return isAbsolute(p) ? p : resolve(baseDir, p);
 }
 
-function safe(fn: () => unknown): boolean {
-  try {
-    fn();
-    return true;
-  } catch {
-    return false;
-  }
-}

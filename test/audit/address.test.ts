@@ -161,7 +161,7 @@ describe('parseCidr', () => {
     expect(messageOf(() => parseCidr('2001:db8::1/64'))).toContain('did you mean 2001:db8::/64?');
   });
 
-  it.each(['10.0.0.0/33', '::/129', '10.0.0.0/-1', '10.0.0.0/', '10.0.0.0/x', '10.0.0.0/1234', '/33', '/-1'])(
+  it.each(['10.0.0.0/33', '::/129', '10.0.0.0/-1', '10.0.0.0/', '10.0.0.0/x', '10.0.0.0/1234', '/33', '/-1', '10.0.0.0/08', '::/064', '/08'])(
     'rejects mask %j with MW_ERR_BAD_MASK',
     (text) => {
       expect(codeOf(() => parseCidr(text, peer4))).toBe('MW_ERR_BAD_MASK');
