@@ -121,14 +121,28 @@ function adjust(args: readonly string[], store: AuditStore, sign: 1 | -1, cmd: s
   const [name, params, keyText, amount] = args as [string, string, string, string];
   const info = seriesArg(store, name, params);
   const n = intArg(amount, what, 0);
-  if (info.type === 'string') {
-    store.series.add(name, keyText, sign * n);
-    return [`OK ${name} ${keyText} ${store.series.count(name, keyText, 0, 0)}`];
+  let key: IpAddress | string = keyText;
+  let countKey: Cidr | string = keyText;
+  if (info.type !== 'string') {
+    const addr = addressArg(keyText);
+    familyMatches(info, addr, keyText);
+    key = addr;
+    countKey = hostCidr(addr);
   }
-  const addr = addressArg(keyText);
-  familyMatches(info, addr, keyText);
-  store.series.add(name, addr, sign * n);
-  return [`OK ${name} ${keyText} ${store.series.count(name, hostCidr(addr), 0, 0)}`];
+  if (sign === 1) {
+    store.series.add(name, key, n);
+    return [`OK ${name} ${keyText} ${store.series.count(name, countKey, 0, 0)}`];
+  }
+  // subtract: an address the series does not hold is left alone (not created with a
+  // negative count), and a count never goes below zero; the reply says which happened.
+  if (store.series.count(name, countKey, 0, info.windows - 1) === 0) {
+    return [`${keyText} not found in ${name}: nothing subtracted`];
+  }
+  const current = store.series.count(name, countKey, 0, 0);
+  const taken = Math.min(n, current);
+  if (taken > 0) store.series.add(name, key, -taken);
+  const now = store.series.count(name, countKey, 0, 0);
+  return [taken === n ? `OK ${name} ${keyText} ${now}` : `OK ${name} ${keyText} ${now} (subtracted ${taken} of ${n}: a count does not go below zero)`];
 }
 
 function deleteIp(args: readonly string[], store: AuditStore): string[] {

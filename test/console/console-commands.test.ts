@@ -91,6 +91,21 @@ describe('console over the control socket of a running server', () => {
     expect(await srv.run('inbound_audit add senders 60,5 "mail from x" 2')).toEqual(['OK senders mail from x 2']);
   });
 
+  it('subtract never takes a count below zero, and leaves an address the series does not hold alone', async () => {
+    expect(await srv.run('inbound_audit add bad 60,5 198.51.100.9 2')).toEqual(['OK bad 198.51.100.9 2']);
+    expect(await srv.run('inbound_audit subtract bad 60,5 198.51.100.9 5')).toEqual([
+      'OK bad 198.51.100.9 0 (subtracted 2 of 5: a count does not go below zero)',
+    ]);
+    expect(await srv.run('inbound_audit count_cidr 198.51.100.9 bad 60,5 0 4')).toEqual(['0']);
+    expect(await srv.run('inbound_audit subtract bad 60,5 198.51.100.10 1')).toEqual(['198.51.100.10 not found in bad: nothing subtracted']);
+    expect(await srv.run('inbound_audit count_cidr 198.51.100.10 bad 60,5 0 4')).toEqual(['0']);
+    expect(await srv.run('inbound_audit add bad 60,5 198.51.100.10 1')).toEqual(['OK bad 198.51.100.10 1']);
+    expect(await srv.run('inbound_audit subtract senders 60,5 "never seen" 1')).toEqual(['never seen not found in senders: nothing subtracted']);
+    expect(await srv.run('inbound_audit add senders 60,5 "seen once" 1')).toEqual(['OK senders seen once 1']);
+    expect(await srv.run('inbound_audit subtract senders 60,5 "seen once" 3')).toEqual(['OK senders seen once 0 (subtracted 1 of 3: a count does not go below zero)']);
+    expect(await srv.run('inbound_audit subtract bad 60,5 198.51.100.10 1')).toEqual(['OK bad 198.51.100.10 0']);
+  });
+
   it('count_cidr takes the block first and sums a window range', async () => {
     await srv.run('inbound_audit add bad 60,5 192.0.2.200 1');
     expect(await srv.run('inbound_audit count_cidr 192.0.2.0/24 bad 60,5 0 4')).toEqual(['4']);
