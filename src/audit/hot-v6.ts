@@ -7,7 +7,7 @@ import * as L6 from './levels-v6.ts';
 import * as TB from './track-budget.ts';
 
 // Module-local copies of imported constants: see hot-v4.ts.
-const { CREATED, DELETED, REFUSED, UPDATED, sizeDelta } = KT;
+const { CREATED, DELETED, KeyTable: KeyTableClass, REFUSED, UPDATED, sizeDelta } = KT;
 const { HI16, masksOf, planV6, V6_32, V6_48, V6_64, V6_HOST, V6_TIER } = L6;
 const { TIER_V6_32, TIER_V6_48, TIER_V6_64, TIER_V6_HOST } = TB;
 const { HotTable: HotTableClass, addInPlace } = HT;
@@ -15,19 +15,29 @@ const { HotTable: HotTableClass, addInPlace } = HT;
 /**
  * IPv6 side of a counter group: /128, /64, /48 and /32 in hot rows shared by
  * the group's monitors (see HotV4), /0 per window bucket. Cap rules are those
- * of V6Levels.
+ * of V6Levels, plus one more: a /64 holds at most V6_HOSTS_PER_64 host rows.
+ * One peer owns a whole /64 and can spray 2^64 addresses from it; past the
+ * allowance its new addresses aggregate at /64 (counted as degraded), so a
+ * spray of a million /128s in one /64 costs what one /64 costs instead of
+ * using up the cap every other sender shares.
  */
 const WIDTH = [4, 2, 2, 1] as const;
+
+/** Host rows one /64 may hold before its further addresses count at /64 only. */
+export const V6_HOSTS_PER_64 = 64;
 
 export class HotV6 {
   private readonly t: readonly HotTable[];
   private readonly g: GroupState;
   /** Where prefetch reads land (see HotV4). */
   private sink = 0;
+  /** /64 → host rows it holds in t[V6_HOST]: the per-/64 allowance's census. */
+  private readonly hostsPer64: KeyTable;
 
   constructor(g: GroupState) {
     this.g = g;
     this.t = WIDTH.map((w) => new HotTableClass(w, g.cols, g.nextSeed()));
+    this.hostsPer64 = new KeyTableClass(2, g.nextSeed());
   }
 
   add(w0: number, w1: number, w2: number, w3: number, delta: number): void {
@@ -113,6 +123,7 @@ export class HotV6 {
       }
       host.removeAt(o);
       g.budget.used[TIER_V6_HOST]! -= 1;
+      this.hostGone(w0, w1);
       for (let c = 0; c < g.cols; c++) {
         if (counts[c] === 0) continue;
         removed = true;
@@ -138,10 +149,12 @@ export class HotV6 {
           if (t.count(o, c) !== 0 && g.tags[c]! - t.tag(o, c) <= g.windows[c]!) return false;
         }
         g.budget.used[V6_TIER[level]!]! -= 1;
+        if (level === V6_HOST) this.hostGone(t.word(o, 0), t.word(o, 1));
         return true;
       });
       t.compact();
     });
+    this.hostsPer64.compact();
   }
 
   /** Calls fn(words, count) for each host row holding column c's count of the window `age`. */
@@ -162,6 +175,7 @@ export class HotV6 {
         t.setCount(o, c, 0);
         if (!t.isZero(o)) return false;
         g.budget.used[V6_TIER[level]!]! -= 1;
+        if (level === V6_HOST) this.hostGone(t.word(o, 0), t.word(o, 1));
         return true;
       });
     });
@@ -171,6 +185,11 @@ export class HotV6 {
     return this.t[V6_HOST]!.size;
   }
 
+  /** A host row of this /64 was removed: give its place in the allowance back. */
+  private hostGone(w0: number, w1: number): void {
+    this.hostsPer64.add2(w0, w1, -1, true);
+  }
+
   private touch(level: number, k0: number, k1: number, k2: number, k3: number, delta: number, create: boolean): AddOutcome {
     const t = this.t[level]!;
     const g = this.g;
@@ -178,6 +197,11 @@ export class HotV6 {
     let o = find(t, level, k0, k1, k2, k3);
     if (o < 0) {
       if (!create) return REFUSED;
+      if (level === V6_HOST) {
+        // The census is read only for a new host: existing rows cost no extra probe.
+        if (this.hostsPer64.get2(k0, k1) >= V6_HOSTS_PER_64) return REFUSED;
+        this.hostsPer64.add2(k0, k1, 1, true);
+      }
       o = t.insert(k0, k1, k2, k3, tags);
       for (let c = 0; c < g.cols; c++) t.addCount(o, c, delta);
       return CREATED;
@@ -197,6 +221,7 @@ export class HotV6 {
     }
     if (zero) {
       t.removeAt(o);
+      if (level === V6_HOST) this.hostGone(k0, k1);
       return DELETED;
     }
     return UPDATED;
@@ -228,6 +253,7 @@ export class HotV6 {
         if (t.isZero(o)) {
           t.removeAt(o);
           g.budget.used[tier]! -= 1;
+          if (level === V6_HOST) this.hostGone(w0, w1);
         }
         continue;
       }
