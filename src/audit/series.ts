@@ -17,6 +17,7 @@ import {
 } from './series-args.ts';
 import type { SeriesSnapshot, SnapshotBucket } from './series-snapshot.ts';
 import { ageOf, checkBuckets, exportColumn } from './snapshot-io.ts';
+import { entriesSliced, exportColumnSliced } from './snapshot-slices.ts';
 import { StringSeries } from './string-series.ts';
 import { TrackBudget } from './track-budget.ts';
 import { windowRange } from './window-range.ts';
@@ -154,6 +155,30 @@ export class SeriesRegistry {
         const m = strings.window(k);
         if (m !== null && m.size > 0) buckets.push({ start: start0 - k * s.interval, counts: [...m.entries()] });
       }
+    }
+    return { name: s.name, type: s.type, interval: s.interval, windows: s.windows, buckets };
+  }
+
+  /**
+   * The same snapshot as snapshot(), built in steps: the generator yields
+   * between steps of a few milliseconds and returns the snapshot, which is the
+   * state when it started. For checkpoints that must not stall sessions.
+   */
+  *snapshotSliced(name: string): Generator<void, SeriesSnapshot> {
+    const s = this.get(name);
+    const sec = this.nowSec();
+    let buckets: SnapshotBucket[];
+    if (s.data.kind === 'ip') {
+      buckets = yield* exportColumnSliced(s.data.counter, s.interval, s.windows, sec);
+    } else {
+      const strings = s.data.strings;
+      const start0 = strings.windowStart(sec);
+      const windows: { start: number; map: ReadonlyMap<string, number> }[] = [];
+      for (let k = 0; k < s.windows; k++) {
+        const m = strings.window(k);
+        if (m !== null && m.size > 0) windows.push({ start: start0 - k * s.interval, map: m });
+      }
+      buckets = yield* entriesSliced(windows);
     }
     return { name: s.name, type: s.type, interval: s.interval, windows: s.windows, buckets };
   }

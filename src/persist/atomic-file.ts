@@ -12,7 +12,7 @@ let sequence = 0;
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}-${++sequence}`);
+  const tmp = tempPath(path);
   const fd = openSync(tmp, 'w', 0o600);
   try {
     const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
@@ -32,6 +32,11 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     throw err;
   }
   fsyncDir(dir);
+}
+
+/** A fresh temp file name beside `path` (one isTempFile recognises). */
+export function tempPath(path: string): string {
+  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${++sequence}`);
 }
 
 export function fsyncDir(dir: string): void {

@@ -34,12 +34,17 @@ export class MaintenanceLoop {
     this.schedule();
   }
 
-  tick(): void {
+  /** One pass; resolves when its series checkpoint (written in slices, see checkpointAsync) is on disk. */
+  tick(): Promise<void> {
     const { store, persistence, journal, monitors, logger } = this.opts;
     step(logger, 'audit store maintenance', () => store.maintain());
     if (journal !== undefined) step(logger, 'audit series journal', () => journal.pass());
-    if (persistence !== undefined) step(logger, 'audit series checkpoint', () => persistence.checkpoint());
     if (monitors !== undefined) step(logger, 'audit monitors checkpoint', () => monitors.save());
+    if (persistence === undefined) return Promise.resolve();
+    return persistence.checkpointAsync().then(
+      () => undefined,
+      (err: unknown) => logger.error({ err: errorMessage(err) }, 'audit series checkpoint failed'),
+    );
   }
 
   /** Stops the timer and saves persisted series one last time (the shutdown save). */
@@ -63,7 +68,7 @@ export class MaintenanceLoop {
     const now = this.opts.clock.now();
     const delay = (Math.floor(now / iv) + 1) * iv - now;
     this.timer = setTimeout(() => {
-      this.tick();
+      void this.tick();
       this.schedule();
     }, delay);
     this.timer.unref();

@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import type { SeriesRegistry } from '../audit/series.ts';
 import type { SeriesSnapshot } from '../audit/series-snapshot.ts';
 import type { Clock } from '../clock.ts';
@@ -6,6 +7,7 @@ import { errorMessage, isMoonwatchError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { removeTempFiles } from './atomic-file.ts';
 import { StrictStartError } from './errors.ts';
+import { drive, encodeSeriesChunks, nextTurn, writeChunksAtomic, type Pause } from './series-file-async.ts';
 import { readSeriesFile, seriesFile, setAside, writeSeriesFile } from './series-file.ts';
 
 export interface SeriesPersistenceOptions {
@@ -47,6 +49,10 @@ export class SeriesPersistence {
   private readonly shapes = new Map<string, string>();
   private strict: boolean;
   private readonly startupFailures: StrictStartError[] = [];
+  /** The checkpointAsync() running, if any. */
+  private inFlight: Promise<number> | undefined;
+  /** Bumped by every synchronous checkpoint: an async save begun before it must not land after it. */
+  private saveEpoch = 0;
 
   constructor(opts: SeriesPersistenceOptions) {
     this.dir = opts.dir;
@@ -91,8 +97,43 @@ export class SeriesPersistence {
     return restored;
   }
 
+  /**
+   * checkpoint() without stalling sessions: each series is snapshotted,
+   * encoded and written in steps of a few milliseconds (see
+   * series-file-async.ts), pausing between them. Calls never overlap (a call
+   * while one runs gets that one's result); a synchronous checkpoint() made
+   * meanwhile (the shutdown save) wins: a save it overtook is dropped.
+   */
+  checkpointAsync(pause: Pause = nextTurn): Promise<number> {
+    this.inFlight ??= this.runCheckpointAsync(pause).finally(() => (this.inFlight = undefined));
+    return this.inFlight;
+  }
+
+  private async runCheckpointAsync(pause: Pause): Promise<number> {
+    this.restorePending();
+    const epoch = this.saveEpoch;
+    let saved = 0;
+    let dirReady = false;
+    for (const info of this.series.list()) {
+      if (!info.options.persist || !this.settled.has(info.name)) continue;
+      const path = seriesFile(this.dir, info.name);
+      try {
+        if (!dirReady) await mkdir(this.dir, { recursive: true, mode: 0o700 });
+        dirReady = true;
+        const snap = await drive(this.series.snapshotSliced(info.name), pause);
+        const chunks = await encodeSeriesChunks(snap, pause);
+        if (await writeChunksAtomic(path, chunks, () => this.saveEpoch === epoch)) saved++;
+      } catch (err) {
+        this.logger.error({ series: info.name, file: path, err: errorMessage(err) }, 'could not save audit series');
+      }
+      if (this.saveEpoch !== epoch) break;
+    }
+    return saved;
+  }
+
   /** Saves every persisted series that may be saved; a failure is logged and the others still run. */
   checkpoint(): number {
+    this.saveEpoch++;
     this.restorePending();
     let saved = 0;
     let dirReady = false;

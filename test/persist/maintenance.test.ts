@@ -37,17 +37,17 @@ function wire(clock: Clock, logDir = join(dir, 'log'), intervalSec = 300) {
 }
 
 describe('maintenance loop', () => {
-  it('journals, checkpoints series and monitors on each pass', () => {
+  it('journals, checkpoints series and monitors on each pass', async () => {
     const { loop } = wire(new ManualClock(Date.UTC(2026, 10, 22, 6, 4, 59)));
-    loop.tick();
+    await loop.tick();
     expect(readdirSync(join(dir, 'state')).sort()).toEqual(['both.series', 'monitors.state']);
     expect(readdirSync(join(dir, 'log'))).toEqual(['both.20261122T060000']);
   });
 
-  it('keeps going when one step fails, and logs it', () => {
+  it('keeps going when one step fails, and logs it', async () => {
     writeFileSync(join(dir, 'log'), 'a file where log_dir should be');
     const { loop, records } = wire(new ManualClock(Date.UTC(2026, 10, 22, 6, 4, 59)));
-    loop.tick();
+    await loop.tick();
     expect(records.some((r) => r.level === LEVELS.error && r.msg === 'could not write audit series journal')).toBe(true);
     expect(existsSync(join(dir, 'state', 'both.series'))).toBe(true);
   });
