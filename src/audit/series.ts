@@ -161,8 +161,10 @@ export class SeriesRegistry {
 
   /**
    * The same snapshot as snapshot(), built in steps: the generator yields
-   * between steps of a few milliseconds and returns the snapshot, which is the
-   * state when it started. For checkpoints that must not stall sessions.
+   * between steps of a few milliseconds and returns the snapshot. An IP
+   * series' snapshot is the state when it started (it reads a copy); a string
+   * series' is read from its live windows, so adds made meanwhile may be in it.
+   * For checkpoints that must not stall sessions.
    */
   *snapshotSliced(name: string): Generator<void, SeriesSnapshot> {
     const s = this.get(name);
