@@ -19,17 +19,19 @@ import type { Logger } from '../log.ts';
 import type { CloseReason, PolicySession } from '../policy/session-api.ts';
 import type { Verdict } from '../policy/verdict.ts';
 import type { ConnectionContext } from './context.ts';
-import { protocolReply, replyForVerdict, type SmtpPhase, type SmtpReply } from './reply.ts';
+import { DialogueState, HOST_FAULT_VERDICT, verbOf, type DialogueVerb } from './dialogue.ts';
+import { replyForVerdict, type SmtpPhase, type SmtpReply } from './reply.ts';
 import { BareLineFeedError, StrictSmtpStream } from './strict-stream.ts';
-
-/** Commands a session may still use once shutdown began, while a transaction is open. */
-const SHUTDOWN_IN_TRANSACTION = new Set(['RCPT', 'DATA', 'RSET', 'NOOP', 'QUIT']);
 
 function fireDeadline(conn: PolicyConnection): void {
   conn.onDeadlineTimer();
 }
 
-const HOST_BUG: Verdict = Object.freeze({ action: 'tempfail', code: 451, enhanced: '4.3.0', text: 'Local error in processing', tarpitMs: 0 });
+function greetWhenReady(conn: PolicyConnection): void {
+  conn.connectionReady();
+}
+
+const HOST_BUG: Verdict = HOST_FAULT_VERDICT;
 
 interface PendingReply {
   readonly reply: SmtpReply;
@@ -38,18 +40,31 @@ interface PendingReply {
 }
 
 export class PolicyConnection extends SMTPConnection {
+  /** The session being judged; not opened yet while a trusted XCLIENT peer is deferred (see `judged`). */
   policy!: PolicySession;
   closeReason: CloseReason | undefined;
   readonly ctx: ConnectionContext;
+  /** Where the session stands in the dialogue (dialogue.ts owns the rules). */
+  readonly dialogue: DialogueState;
+  /**
+   * False while a trusted XCLIENT peer has sent nothing but EHLO/HELO/XCLIENT:
+   * it is neither counted nor judged until it poses a client (XCLIENT) or
+   * sends anything else (then it is judged as itself).
+   */
+  judged: boolean;
   private pending: PendingReply | undefined;
-  private errorCount = 0;
-  private transactionDone = false;
+  /** The first line of the next EHLO/HELO reply (the library adds the keywords). */
+  private heloLine: string | undefined;
+  /** The EHLO/HELO name a deferred peer gave: its ehlo phase runs when it is judged as itself. */
+  private deferredHelo: string | undefined;
   /** Built on first use: most sessions log nothing at the usual levels. */
   private sessionLog: Logger | undefined;
   /** The peer the current session was opened for (XCLIENT changes it before the restart). */
   private sessionPeer = '';
   /** Monotonic ms by which the client owes the current command (or the whole DATA). */
   private deadlineAt = 0;
+  /** DATA only: the deadline the minimum data rate sets (Infinity when off or outside DATA). */
+  private rateDeadlineAt = Infinity;
   /** The one deadline timer, and the monotonic ms it is due. */
   private deadlineTimer: NodeJS.Timeout | undefined;
   private deadlineTimerAt = 0;
@@ -69,14 +84,18 @@ export class PolicyConnection extends SMTPConnection {
   constructor(server: SMTPServer, socket: Socket, options: SMTPConnectionOptions | undefined, ctx: ConnectionContext) {
     super(server, socket, options);
     this.ctx = ctx;
+    this.dialogue = new DialogueState(ctx.replies, { maxErrors: ctx.limits.maxErrors, maxNonProgressing: ctx.limits.maxNonProgressingCommands });
     this.openedAt = ctx.monotonicMs();
-    this.openPolicy();
+    this.judged = !ctx.trusted(this._originalRemoteAddress);
+    if (this.judged) this.openPolicy();
+    else this.sessionPeer = this.remoteAddress;
   }
 
   // ---- lifecycle ---------------------------------------------------------
 
   /** Counts the connection and opens the gauge for the current remote address. */
   private openPolicy(): void {
+    this.judged = true;
     this.policy = this.ctx.engine.openSession({
       remote: { address: this.remoteAddress, port: this.remotePort },
       local: { address: this.localAddress, port: this.localPort },
@@ -85,8 +104,6 @@ export class PolicyConnection extends SMTPConnection {
     });
     this.sessionLog = undefined;
     this.sessionPeer = this.remoteAddress;
-    this.errorCount = 0;
-    this.transactionDone = false;
     if (this.ctx.logger.isLevelEnabled('info')) {
       this.log.info({ port: this.remotePort, listener: this.ctx.listenerId(), generation: this.policy.generation }, 'connection opened');
     }
@@ -95,7 +112,7 @@ export class PolicyConnection extends SMTPConnection {
   /** The session's logger (session id and peer bound). */
   get log(): Logger {
     // A pino child serialises its bindings when made: only pay that when a line is written.
-    return (this.sessionLog ??= this.ctx.logger.child({ session: this.policy.id, peer: this.sessionPeer }));
+    return (this.sessionLog ??= this.ctx.logger.child(this.judged ? { session: this.policy.id, peer: this.sessionPeer } : { peer: this.sessionPeer, proxy: true }));
   }
 
   /** Socket closed, whatever the cause: the one place the session and its gauge are closed. */
@@ -106,7 +123,7 @@ export class PolicyConnection extends SMTPConnection {
     this.deadlineTimer = undefined;
     this.cancelTarpit?.();
     const reason = this.closeReason ?? 'reset';
-    this.policy.close(reason);
+    if (this.judged) this.policy.close(reason);
     if (this.ctx.logger.isLevelEnabled('info')) this.log.info({ reason, messages: this.messages, durationMs: Math.round(this.ctx.monotonicMs() - this.openedAt) }, 'connection closed');
   }
 
@@ -116,8 +133,7 @@ export class PolicyConnection extends SMTPConnection {
   }
 
   get inTransaction(): boolean {
-    // Before the greeting the library has not built the envelope yet.
-    return Boolean((this.session.envelope as typeof this.session.envelope | undefined)?.mailFrom);
+    return this.dialogue.mail;
   }
 
   /** Busy with a command, or receiving DATA. */
@@ -134,6 +150,19 @@ export class PolicyConnection extends SMTPConnection {
     if (!this._closing) this.close();
   }
 
+  /**
+   * The library's init with the greeting delay from the config instead of its
+   * fixed 100 ms: a client that talks before the greeting is refused either way
+   * (the library is not `_ready` until the greeting is out).
+   */
+  override init(): void {
+    this._setListeners(() => {
+      const delay = this.ctx.limits.greetingDelayMs;
+      if (delay > 0) setTimeout(greetWhenReady, delay, this).unref();
+      else this.connectionReady();
+    });
+  }
+
   // ---- replies -----------------------------------------------------------
 
   override send(code: number, data?: string | string[] | null, context?: string | false): void {
@@ -146,12 +175,17 @@ export class PolicyConnection extends SMTPConnection {
     if (reply !== undefined) {
       code = reply.code;
       super.send(code, reply.enhanced === '' ? reply.text : `${reply.enhanced} ${reply.text}`, false);
+    } else if (this.heloLine !== undefined && code === 250) {
+      // The EHLO/HELO reply: the dialogue's first line, the library's keywords.
+      const first = this.heloLine;
+      this.heloLine = undefined;
+      super.send(code, Array.isArray(data) ? [first, ...data.slice(1)] : first, false);
     } else {
       super.send(code, data, context);
     }
     // Success, or nothing reached the client: nothing was rejected.
     if (!writable) return;
-    if (pending === undefined || pending.report) {
+    if ((pending === undefined || pending.report) && this.judged) {
       this.policy.protocolRejection(code);
       this.log.info({ code, text: reply?.text ?? (Array.isArray(data) ? data[0] : data) }, 'protocol rejection');
     }
@@ -162,15 +196,27 @@ export class PolicyConnection extends SMTPConnection {
       this.close();
       return;
     }
-    this.errorCount += 1;
-    if (this.errorCount >= this.ctx.limits.maxErrors) {
-      this.sendReply(protocolReply(421, '4.7.0', `${this.ctx.hostname} Error: too many errors`), true);
-    }
+    const enough = this.dialogue.replied(code);
+    if (enough !== undefined) this.sendReply(enough, true);
   }
 
   private sendReply(reply: SmtpReply, report: boolean): void {
     this.pending = { reply, report };
     this.send(reply.code);
+  }
+
+  /** Answers a command with a front reply without running it; the parser goes on once it is out. */
+  private refuseCommand(reply: SmtpReply, callback: (() => void) | undefined, report = true): void {
+    this.sendReply(reply, report);
+    this.armDeadline();
+    // As the library does for its own refusals: never re-enter the parser synchronously.
+    if (callback !== undefined) setImmediate(callback);
+  }
+
+  /** The library's greeting, with the dialogue's text. */
+  private greet(): void {
+    const g = this.ctx.replies.greeting;
+    super.send(g.code, g.text, false);
   }
 
   /**
@@ -238,14 +284,38 @@ export class PolicyConnection extends SMTPConnection {
       this.deadlineTimer = undefined;
       return;
     }
+    const limits = this.ctx.limits;
     const dataMode = this._parser !== false && this._parser._dataMode;
-    const ms = dataMode ? this.ctx.limits.dataTimeoutMs : this.ctx.limits.commandTimeoutMs;
+    const ms = dataMode ? limits.dataTimeoutMs : limits.commandTimeoutMs;
     const now = this.ctx.monotonicMs();
     this.deadlineAt = now + ms;
+    this.rateDeadlineAt = Infinity;
+    if (dataMode && limits.minDataRate > 0) {
+      // Postfix's smtpd_min_data_rate: the DATA deadline starts one command
+      // timeout away and every byte received moves it on by 1/rate seconds.
+      this.rateDeadlineAt = now + limits.commandTimeoutMs;
+      if (this.rateDeadlineAt < this.deadlineAt) this.deadlineAt = this.rateDeadlineAt;
+    }
     // This runs for every command, so it only stores the deadline. The timer
     // moves only when the deadline comes before it is due; a later deadline is
     // picked up when the timer fires early and re-arms itself.
-    if (this.deadlineTimer === undefined || this.deadlineAt < this.deadlineTimerAt) this.startDeadlineTimer(ms, now);
+    if (this.deadlineTimer === undefined || this.deadlineAt < this.deadlineTimerAt) this.startDeadlineTimer(this.deadlineAt - now, now);
+  }
+
+  /** DATA bytes arrived: the minimum-rate deadline moves on, never past one command timeout from now. */
+  onDataBytes(bytes: number): void {
+    if (this.rateDeadlineAt === Infinity) return;
+    const limits = this.ctx.limits;
+    const now = this.ctx.monotonicMs();
+    const extended = this.rateDeadlineAt + (bytes * 1000) / limits.minDataRate;
+    const cap = now + limits.commandTimeoutMs;
+    const before = this.rateDeadlineAt;
+    this.rateDeadlineAt = extended < cap ? extended : cap;
+    // The whole-DATA deadline still bounds everything.
+    if (this.deadlineAt === before || this.rateDeadlineAt < this.deadlineAt) {
+      const absolute = this.deadlineAt === before ? Infinity : this.deadlineAt;
+      this.deadlineAt = this.rateDeadlineAt < absolute ? this.rateDeadlineAt : absolute;
+    }
   }
 
   private startDeadlineTimer(ms: number, now: number): void {
@@ -264,13 +334,26 @@ export class PolicyConnection extends SMTPConnection {
       this.startDeadlineTimer(this.deadlineAt - now, now);
       return;
     }
-    this.onDeadline();
+    this.onDeadline(now);
   }
 
-  private onDeadline(): void {
+  /** Ends the session as its deadline would (the parity test drives virtual time through this). */
+  expireDeadline(): void {
+    this.onDeadline(Infinity);
+  }
+
+  private onDeadline(now: number): void {
     // A command at work keeps the client blameless; its reply re-arms the deadline.
     if (this._handlerPending || this._closing || this._closed) return;
-    this.closeQuietly('timeout', protocolReply(421, '4.4.2', `${this.ctx.hostname} Error: timeout exceeded`));
+    if (now !== Infinity && now >= this.rateDeadlineAt && this._parser !== false && this._parser._dataMode) {
+      // Too slow for the minimum data rate: a rejection of what the client did.
+      this.closeReason ??= 'timeout';
+      this.log.info({ minDataRate: this.ctx.limits.minDataRate, bytes: this._parser.dataBytes }, 'data below the minimum rate');
+      this.sendReply(this.ctx.replies.slowData, true);
+      if (!this._closing) this.close();
+      return;
+    }
+    this.closeQuietly('timeout', this.ctx.replies.timeout);
   }
 
   override _onTimeout(): void {
@@ -284,7 +367,7 @@ export class PolicyConnection extends SMTPConnection {
       this._armTimeout();
       return;
     }
-    this.closeQuietly('timeout', protocolReply(421, '4.4.2', `${this.ctx.hostname} Error: timeout exceeded`));
+    this.closeQuietly('timeout', this.ctx.replies.timeout);
   }
 
   /**
@@ -301,8 +384,8 @@ export class PolicyConnection extends SMTPConnection {
 
   /** STARTTLS done: RFC 3207 §4.2, nothing the client said before it stands; EHLO comes again. */
   onPolicySecure(): void {
-    this.policy.reset();
-    this.transactionDone = false;
+    if (this.judged) this.policy.reset();
+    this.dialogue.restart();
     if (this.ctx.logger.isLevelEnabled('info')) this.log.info({ cipher: this._socket instanceof TLSSocket ? this._socket.getCipher().name : undefined }, 'tls established');
   }
 
@@ -316,11 +399,15 @@ export class PolicyConnection extends SMTPConnection {
 
   override _createParser(): SMTPStream {
     const parser = new StrictSmtpStream({ maxCommandLength: this._server.options.maxCommandLength });
-    parser.oncommand = (command, callback) => this._onCommand(command, callback);
+    parser.oncommand = (command, callback) => {
+      // CRLF is the only line end the strict parser lets through.
+      parser.inputLeft -= command.length + 2;
+      this._onCommand(command, callback);
+    };
     parser.on('error', (err: Error) => {
       if (err instanceof BareLineFeedError) {
         this.closeReason ??= 'disconnect';
-        this.sendReply(protocolReply(521, '5.5.2', `${this.ctx.hostname} Error: bare <LF> received`, true), true);
+        this.sendReply(this.ctx.replies.bareLf, true);
       } else {
         this.closeReason ??= 'error';
         this.send(421, `Error: ${err.message}`);
@@ -332,18 +419,74 @@ export class PolicyConnection extends SMTPConnection {
   override _onCommand(command: Buffer, callback?: () => void): void {
     // The deadline keeps running while the command is handled (onDeadline
     // ignores it then) and is re-armed when the reply is out.
-    if (this.ctx.isShuttingDown() && !this._upgrading) {
-      const name = command.toString('latin1', 0, 8).split(' ')[0]!.trim().toUpperCase();
-      const allowed = name === 'QUIT' || (this.inTransaction && SHUTDOWN_IN_TRANSACTION.has(name));
-      if (!allowed) {
-        this.closeQuietly('shutdown', protocolReply(421, '4.3.2', `${this.ctx.hostname} Service shutting down, try again later`));
-        return;
-      }
+    if (this._upgrading || this._closing) {
+      super._onCommand(command, callback);
+      return;
+    }
+    const verb = verbOf(command.toString('latin1', 0, 10));
+    if (this.ctx.isShuttingDown() && !this.dialogue.allowedInShutdown(verb)) {
+      this.closeQuietly('shutdown', this.ctx.replies.shutdown);
+      return;
+    }
+    if (!this._ready) {
+      this.refuseCommand(this.ctx.replies.earlyTalker, callback);
+      return;
+    }
+    // QUIT ends a deferred session unjudged: there is nothing left to judge.
+    if (!this.judged && verb !== 'EHLO' && verb !== 'HELO' && verb !== 'XCLIENT' && verb !== 'QUIT') {
+      void this.judgeAsItself(command, callback);
+      return;
+    }
+    const tooMany = this.dialogue.nonProgress(verb);
+    if (tooMany !== undefined) {
+      this.closeReason ??= 'disconnect';
+      this.log.info({ limit: this.ctx.limits.maxNonProgressingCommands }, 'too many commands that do not deliver mail');
+      this.refuseCommand(tooMany, callback);
+      return;
+    }
+    const refused = this.dialogue.refuse(verb);
+    if (refused !== undefined) {
+      this.refuseCommand(refused, callback);
+      return;
+    }
+    if (verb === 'DATA' && this._parser !== false && (this._parser as StrictSmtpStream).inputLeft > 0) {
+      // RFC 2920 §3.1: DATA ends a pipelined group; the client must wait for
+      // the 354. Whatever came with it is not read as a message.
+      this.closeReason ??= 'disconnect';
+      this.log.info({ bytes: (this._parser as StrictSmtpStream).inputLeft }, 'message data sent before the 354');
+      this.refuseCommand(this.ctx.replies.pipelinedData, callback);
+      return;
     }
     super._onCommand(command, () => {
       this.armDeadline();
       callback?.();
     });
+  }
+
+  /** A deferred XCLIENT peer sent something other than EHLO/HELO/XCLIENT: from now on it is judged as itself. */
+  private async judgeAsItself(command: Buffer, callback: (() => void) | undefined): Promise<void> {
+    this._handlerPending = true;
+    this.openPolicy();
+    let reply = await this.decide('connect');
+    if (reply === undefined && this.deferredHelo !== undefined && this.dialogue.helo) {
+      // Its EHLO was answered before it was judged; the policy sees it now.
+      reply = await this.decide('ehlo', this.deferredHelo);
+      if (reply !== undefined && reply.code < 400) reply = undefined;
+      if (reply !== undefined) {
+        this.hostNameAppearsAs = false;
+        this.dialogue.heloRefused();
+      }
+    } else if (reply !== undefined) {
+      this.closeReason ??= 'disconnect';
+      reply = { ...reply, close: true };
+    }
+    this._handlerPending = false;
+    if (reply !== undefined) {
+      // A policy reply: the session counted it already (a host fault excepted).
+      this.refuseCommand(reply, callback, this.decidedReport);
+      return;
+    }
+    this._onCommand(command, callback);
   }
 
   // ---- phases ------------------------------------------------------------
@@ -352,11 +495,12 @@ export class PolicyConnection extends SMTPConnection {
   async onPolicyConnect(callback: (err?: Error | null) => void): Promise<void> {
     if (this.ctx.isShuttingDown()) {
       this.closeReason ??= 'shutdown';
-      this.pending = { reply: protocolReply(421, '4.3.2', `${this.ctx.hostname} Service shutting down, try again later`), report: false };
+      this.pending = { reply: this.ctx.replies.shutdown, report: false };
       callback(new Error('shutting down'));
       return;
     }
-    const reply = await this.decide('connect');
+    // A deferred XCLIENT peer is greeted without being judged.
+    const reply = this.judged ? await this.decide('connect') : undefined;
     if (reply === undefined) {
       callback();
       this.armDeadline();
@@ -378,43 +522,63 @@ export class PolicyConnection extends SMTPConnection {
   private async helo(command: Buffer, callback: () => void, library: (c: Buffer, cb: () => void) => void): Promise<void> {
     const parts = command.toString().trim().split(/\s+/);
     const name = parts[1] ?? '';
+    const verb: DialogueVerb = parts[0]!.toUpperCase() === 'HELO' ? 'HELO' : 'EHLO';
     // Syntax errors are the library's to answer (501), before any policy runs.
     if (parts.length !== 2 || name.length > 300 || /[\x00-\x1f\x7f]/.test(name)) {
       library(command, callback);
       return;
     }
-    // EHLO is an implicit RSET (RFC 5321 §4.1.4).
-    if (this.inTransaction || this.transactionDone) this.policy.reset();
-    this.transactionDone = false;
-    const reply = await this.decide('ehlo', name);
+    if (this.dialogue.resetsTransaction(verb)) {
+      if (this.judged) this.policy.reset();
+      this.dialogue.reset();
+    }
+    const reply = this.judged ? await this.decide('ehlo', name) : undefined;
     if (reply === undefined) {
+      this.heloLine = this.ctx.replies.helo(this.remoteAddress, this.heloClientName()).text;
       library(command, callback);
+      this.heloLine = undefined;
+      if (this.hostNameAppearsAs !== false) {
+        this.dialogue.accepted(verb);
+        if (!this.judged) this.deferredHelo = name;
+      }
       return;
     }
-    if (reply.code >= 400) this.hostNameAppearsAs = false;
+    if (reply.code >= 400) {
+      this.hostNameAppearsAs = false;
+      this.dialogue.heloRefused();
+    }
     this.sendReply(reply, this.decidedReport);
     callback();
   }
 
+  /** The name XCLIENT gave the client, if any (the EHLO reply greets it by that name). */
+  private heloClientName(): string | undefined {
+    const name = this._xClient.get('NAME');
+    return typeof name === 'string' && name !== '' && !name.startsWith('[') ? name : undefined;
+  }
+
   /** From the server's onMailFrom. */
   async onPolicyMail(address: string, callback: (err?: Error | null) => void): Promise<void> {
-    if (this.transactionDone) {
+    if (this.dialogue.resetsTransaction('MAIL')) {
       this.policy.reset();
-      this.transactionDone = false;
+      this.dialogue.reset();
     }
     const reply = await this.decide('mailfrom', address);
-    this.answer(reply, this.decidedReport, callback);
+    if (reply === undefined || reply.code < 400) this.dialogue.accepted('MAIL');
+    this.answer(reply, this.decidedReport, callback, undefined, this.ctx.replies.mailOk);
   }
 
   /** From the server's onRcptTo. */
   async onPolicyRcpt(address: string, callback: (err?: Error | null) => void): Promise<void> {
     const reply = await this.decide('rcptto', address);
-    this.answer(reply, this.decidedReport, callback);
+    if (reply === undefined || reply.code < 400) this.dialogue.accepted('RCPT');
+    this.answer(reply, this.decidedReport, callback, undefined, this.ctx.replies.rcptOk);
   }
 
   /** Hands a decided reply to a library callback: the library's send() picks it up. */
-  answer(reply: SmtpReply | undefined, report: boolean, callback: (err?: Error | null, message?: string) => void, success?: string): void {
+  answer(reply: SmtpReply | undefined, report: boolean, callback: (err?: Error | null, message?: string) => void, success?: string, successReply?: SmtpReply): void {
     if (reply === undefined) {
+      if (successReply !== undefined) this.pending = { reply: successReply, report: false };
       callback(null, success);
       return;
     }
@@ -423,20 +587,25 @@ export class PolicyConnection extends SMTPConnection {
     else callback(new Error(reply.text));
   }
 
+  /** DATA is over (replied to): the transaction ends whatever the outcome. */
   markTransactionDone(accepted: boolean): void {
-    this.transactionDone = true;
+    this.dialogue.dataFinished(accepted);
     if (accepted) this.messages += 1;
   }
 
-  override handler_RSET(command: Buffer, callback: () => void): void {
-    this.policy.reset();
-    this.transactionDone = false;
-    super.handler_RSET(command, callback);
+  override handler_RSET(_command: Buffer, callback: () => void): void {
+    if (this.judged) this.policy.reset();
+    this.dialogue.reset();
+    this._resetSession();
+    this.sendReply(this.ctx.replies.rsetOk, false);
+    callback();
   }
 
-  override handler_QUIT(command: Buffer, callback: () => void): void {
+  override handler_QUIT(_command: Buffer, callback: () => void): void {
     this.closeReason ??= 'quit';
-    super.handler_QUIT(command, callback);
+    this.sendReply(this.ctx.replies.bye, false);
+    this.close();
+    callback();
   }
 
   // ---- XCLIENT -----------------------------------------------------------
@@ -459,23 +628,29 @@ export class PolicyConnection extends SMTPConnection {
     });
   }
 
-  /** The library re-greets after XCLIENT; with a new ADDR the session starts over first, as in Postfix. */
+  /**
+   * The library re-greets after XCLIENT; the session starts over first, as in
+   * Postfix, when XCLIENT gave a new ADDR or the peer had not been judged yet
+   * (then the posed client is judged).
+   */
   override _sendGreeting(): void {
-    if (this.xclientActive && !this.xclientHadAddr && this._xClient.has('ADDR') && this.xclientRestart === undefined) {
+    if (this.xclientActive && this.xclientRestart === undefined && (!this.judged || (!this.xclientHadAddr && this._xClient.has('ADDR')))) {
       this.xclientRestart = this.restartAsXclient();
       return;
     }
-    super._sendGreeting();
+    this.greet();
   }
 
   private async restartAsXclient(): Promise<void> {
     const proxy = this._originalRemoteAddress;
-    this.policy.close('xclient');
+    if (this.judged) this.policy.close('xclient');
+    this.dialogue.restart();
+    this.deferredHelo = undefined;
     this.openPolicy();
     this.log.info({ proxy, helo: this._xClient.get('HELO') ?? undefined, name: this._xClient.get('NAME') ?? undefined }, 'xclient: session restarted');
     const reply = await this.decide('connect');
     if (reply === undefined) {
-      super._sendGreeting();
+      this.greet();
       return;
     }
     this.closeReason ??= 'disconnect';
