@@ -19,7 +19,7 @@ import type { Logger } from '../log.ts';
 import type { CloseReason, PolicySession } from '../policy/session-api.ts';
 import type { Verdict } from '../policy/verdict.ts';
 import type { ConnectionContext } from './context.ts';
-import { DialogueState, HOST_FAULT_VERDICT, verbOf, type DialogueVerb } from './dialogue.ts';
+import { DialogueState, HOST_FAULT_VERDICT, verbOfLine, type DialogueVerb } from './dialogue.ts';
 import { replyForVerdict, type SmtpPhase, type SmtpReply } from './reply.ts';
 import { BareLineFeedError, StrictSmtpStream } from './strict-stream.ts';
 
@@ -77,6 +77,8 @@ export class PolicyConnection extends SMTPConnection {
   private xclientHadAddr = false;
   private xclientRestart: Promise<void> | undefined;
   private messages = 0;
+  /** The last accepted message's queue id, for the session's closing line. */
+  private lastQueueId = '';
   private readonly openedAt: number;
   /** Set by the listener: gives back the connection's slot once its socket is closed. */
   onGone: (() => void) | undefined;
@@ -104,8 +106,9 @@ export class PolicyConnection extends SMTPConnection {
     });
     this.sessionLog = undefined;
     this.sessionPeer = this.remoteAddress;
-    if (this.ctx.logger.isLevelEnabled('info')) {
-      this.log.info({ port: this.remotePort, listener: this.ctx.listenerId(), generation: this.policy.generation }, 'connection opened');
+    // Per-session detail is debug: at info a session is one line, when it closes.
+    if (this.ctx.logger.isLevelEnabled('debug')) {
+      this.log.debug({ port: this.remotePort, listener: this.ctx.listenerId(), generation: this.policy.generation }, 'connection opened');
     }
   }
 
@@ -124,7 +127,21 @@ export class PolicyConnection extends SMTPConnection {
     this.cancelTarpit?.();
     const reason = this.closeReason ?? 'reset';
     if (this.judged) this.policy.close(reason);
-    if (this.ctx.logger.isLevelEnabled('info')) this.log.info({ reason, messages: this.messages, durationMs: Math.round(this.ctx.monotonicMs() - this.openedAt) }, 'connection closed');
+    // The session's one line at info (Postfix's "disconnect from" line): how it ended and what it delivered.
+    if (this.ctx.logger.isLevelEnabled('info')) {
+      // The parent logger with the bindings inline: a child logger per session costs more than the line.
+      this.ctx.logger.info(
+        {
+          ...(this.judged ? { session: this.policy.id } : { proxy: true }),
+          peer: this.sessionPeer,
+          reason,
+          messages: this.messages,
+          ...(this.lastQueueId === '' ? {} : { queueId: this.lastQueueId }),
+          durationMs: Math.round(this.ctx.monotonicMs() - this.openedAt),
+        },
+        'connection closed',
+      );
+    }
   }
 
   /** The socket has closed and the session with it. */
@@ -386,7 +403,7 @@ export class PolicyConnection extends SMTPConnection {
   onPolicySecure(): void {
     if (this.judged) this.policy.reset();
     this.dialogue.restart();
-    if (this.ctx.logger.isLevelEnabled('info')) this.log.info({ cipher: this._socket instanceof TLSSocket ? this._socket.getCipher().name : undefined }, 'tls established');
+    if (this.ctx.logger.isLevelEnabled('debug')) this.log.debug({ cipher: this._socket instanceof TLSSocket ? this._socket.getCipher().name : undefined }, 'tls established');
   }
 
   override _onError(err: Error & { code?: string | undefined; remoteAddress?: string | undefined }): void {
@@ -423,7 +440,7 @@ export class PolicyConnection extends SMTPConnection {
       super._onCommand(command, callback);
       return;
     }
-    const verb = verbOf(command.toString('latin1', 0, 10));
+    const verb = verbOfLine(command);
     if (this.ctx.isShuttingDown() && !this.dialogue.allowedInShutdown(verb)) {
       this.closeQuietly('shutdown', this.ctx.replies.shutdown);
       return;
@@ -457,11 +474,20 @@ export class PolicyConnection extends SMTPConnection {
       this.refuseCommand(this.ctx.replies.pipelinedData, callback);
       return;
     }
-    super._onCommand(command, () => {
-      this.armDeadline();
-      callback?.();
-    });
+    // The parser waits for this command's callback before it hands over the
+    // next one, so one field holds it: no closure per command.
+    this.commandDone = callback;
+    super._onCommand(command, this.afterCommand);
   }
+
+  private commandDone: (() => void) | undefined;
+  /** The reply is out: re-arm the deadline and let the parser go on. Made once per connection. */
+  private readonly afterCommand = (): void => {
+    const done = this.commandDone;
+    this.commandDone = undefined;
+    this.armDeadline();
+    done?.();
+  };
 
   /** A deferred XCLIENT peer sent something other than EHLO/HELO/XCLIENT: from now on it is judged as itself. */
   private async judgeAsItself(command: Buffer, callback: (() => void) | undefined): Promise<void> {
@@ -588,9 +614,12 @@ export class PolicyConnection extends SMTPConnection {
   }
 
   /** DATA is over (replied to): the transaction ends whatever the outcome. */
-  markTransactionDone(accepted: boolean): void {
+  markTransactionDone(accepted: boolean, queueId = ''): void {
     this.dialogue.dataFinished(accepted);
-    if (accepted) this.messages += 1;
+    if (accepted) {
+      this.messages += 1;
+      this.lastQueueId = queueId;
+    }
   }
 
   override handler_RSET(_command: Buffer, callback: () => void): void {
@@ -647,7 +676,7 @@ export class PolicyConnection extends SMTPConnection {
     this.dialogue.restart();
     this.deferredHelo = undefined;
     this.openPolicy();
-    this.log.info({ proxy, helo: this._xClient.get('HELO') ?? undefined, name: this._xClient.get('NAME') ?? undefined }, 'xclient: session restarted');
+    if (this.ctx.logger.isLevelEnabled('debug')) this.log.debug({ proxy, helo: this._xClient.get('HELO') ?? undefined, name: this._xClient.get('NAME') ?? undefined }, 'xclient: session restarted');
     const reply = await this.decide('connect');
     if (reply === undefined) {
       this.greet();

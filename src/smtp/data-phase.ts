@@ -73,15 +73,15 @@ export async function runDataPhase(
     reply = protocolReply(r.code, r.enhanced === '' ? (r.code >= 500 ? '5.0.0' : '4.0.0') : r.enhanced, r.text, reply.close);
   }
   const queueId = queueIdOf(policy.id, conn.dialogue.transaction);
-  if (reply === undefined && conn.ctx.logger.isLevelEnabled('info')) {
-    conn.log.info({ queueId, bytes: raw.length, recipients: conn.session.envelope.rcptTo.length, sink: conn.ctx.sink.type, stored: storedAs }, 'message accepted');
+  if (reply === undefined && conn.ctx.logger.isLevelEnabled('debug')) {
+    conn.log.debug({ queueId, bytes: raw.length, recipients: conn.session.envelope.rcptTo.length, sink: conn.ctx.sink.type, stored: storedAs }, 'message accepted');
   }
   conn.answer(reply, report, callback, undefined, conn.ctx.replies.queued(queueId));
-  finishTransaction(conn, reply === undefined);
+  finishTransaction(conn, reply === undefined, queueId);
 }
 
-function finishTransaction(conn: PolicyConnection, accepted: boolean): void {
-  conn.markTransactionDone(accepted);
+function finishTransaction(conn: PolicyConnection, accepted: boolean, queueId?: string): void {
+  conn.markTransactionDone(accepted, queueId);
   conn.armDeadline();
 }
 

@@ -26,6 +26,29 @@ export function verbOf(line: string): DialogueVerb {
   return VERBS.has(word) ? (word as DialogueVerb) : 'OTHER';
 }
 
+function key4(a: number, b: number, c: number, d: number): number {
+  return (((a | 0x20) << 24) | ((b | 0x20) << 16) | ((c | 0x20) << 8) | (d | 0x20)) >>> 0;
+}
+
+const KEYED = new Map<number, DialogueVerb>(
+  (['EHLO', 'HELO', 'MAIL', 'RCPT', 'DATA', 'RSET', 'NOOP', 'HELP', 'VRFY', 'QUIT'] as const).map((v) => [key4(v.charCodeAt(0), v.charCodeAt(1), v.charCodeAt(2), v.charCodeAt(3)), v]),
+);
+const XCLI = key4(0x58, 0x43, 0x4c, 0x49);
+const STAR = key4(0x53, 0x54, 0x41, 0x52);
+
+/**
+ * verbOf for a command line as the parser hands it over, without making a
+ * string of it: this runs for every command.
+ */
+export function verbOfLine(line: Buffer): DialogueVerb {
+  const n = line.length;
+  if (n < 4) return 'OTHER';
+  const k = key4(line[0]!, line[1]!, line[2]!, line[3]!);
+  if (n === 4 || line[4] === 0x20) return KEYED.get(k) ?? 'OTHER';
+  if (k === XCLI || k === STAR) return verbOf(line.toString('latin1', 0, 9));
+  return 'OTHER';
+}
+
 /** Commands that do not move a session towards a message (issue 16: a cap on them). */
 const NON_PROGRESSING = new Set<DialogueVerb>(['NOOP', 'RSET', 'HELP', 'VRFY']);
 
