@@ -44,6 +44,8 @@ type Kind = 'plain' | 'five' | 'examples' | 'examples-info' | 'five@before' | 'e
  */
 const BEFORE = process.env['SMTP_BENCH_BEFORE'];
 const KINDS: readonly Kind[] = ['plain', 'five', 'examples', 'examples-info', ...(BEFORE === undefined ? [] : (['five@before', 'examples@before'] as const))];
+/** SMTP_BENCH_ONLY=plain,five,five@before: run only these servers (the report then has only the figures they make). */
+const ONLY = process.env['SMTP_BENCH_ONLY']?.split(',');
 const CLIENTS = (process.env['SMTP_BENCH_CLIENTS'] ?? '50,500').split(',').map(Number);
 const ROUNDS = Math.max(1, Number(process.env['SMTP_BENCH_ROUNDS'] ?? 3));
 /** Aim for windows of about this long (the session count is sized from the warm-up rate). */
@@ -146,7 +148,7 @@ export default async function (): Promise<BenchResult[]> {
   const servers: Server[] = [];
   const out: BenchResult[] = [];
   try {
-    for (const kind of KINDS) servers.push(await startServer(kind, devnull));
+    for (const kind of KINDS) if (ONLY === undefined || ONLY.includes(kind)) servers.push(await startServer(kind, devnull));
     for (const concurrency of CLIENTS) {
       const sessionsFor = new Map<Kind, number>();
       // Warm-up (JIT, Lua, store): one window each, which also sizes the measured windows.
@@ -155,6 +157,7 @@ export default async function (): Promise<BenchResult[]> {
         sessionsFor.set(s.kind, Math.max(concurrency * 4, Math.round((w.rate * WINDOW_MS) / 1000)));
       }
       const runs = new Map<Kind, Window[]>(KINDS.map((k) => [k, []]));
+      const ran = (k: Kind): boolean => runs.get(k)!.length > 0;
       for (let round = 0; round < ROUNDS; round++) {
         for (let i = 0; i < servers.length; i++) {
           const s = servers[(i + round) % servers.length]!;
@@ -170,13 +173,14 @@ export default async function (): Promise<BenchResult[]> {
       };
       process.stderr.write(
         `smtp bench @${concurrency} (${client}, ${ROUNDS} rounds): CPU ms/session ranges: ` +
-          KINDS.map((k) => `${k} ${rangeNote(k)}`).join(', ') +
+          KINDS.filter(ran).map((k) => `${k} ${rangeNote(k)}`).join(', ') +
           '\n',
       );
       for (const [kind, label, cpuLimit, rateLimit] of [
         ['five', 'lean five-phase policy', 1.3, 0.8],
         ['examples', 'six example policies + probe, thresholds raised', 1.45, 0.7],
       ] as const) {
+        if (!ran(kind) || !ran('plain')) continue;
         out.push(
           result({
             name: `smtp server CPU per session, ${concurrency} clients, ${label} (${client}; baseline plain smtp-server)`,
@@ -198,7 +202,7 @@ export default async function (): Promise<BenchResult[]> {
           }),
         );
       }
-      out.push(
+      if (ran('examples-info') && ran('examples')) out.push(
         result({
           name: `smtp server CPU per session at log.level info (as shipped), ${concurrency} clients, example policies (${client}; baseline the same at warn)`,
           value: med('examples-info', (w) => w.cpuMsPerSession),
@@ -211,6 +215,7 @@ export default async function (): Promise<BenchResult[]> {
       );
       if (BEFORE !== undefined) {
         for (const k of ['five', 'examples'] as const) {
+          if (!ran(k) || !ran(`${k}@before`)) continue;
           out.push(
             result({
               name: `smtp server CPU per session, ${concurrency} clients, ${k}: this checkout (baseline: ${BEFORE})`,
