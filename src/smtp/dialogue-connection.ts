@@ -49,6 +49,8 @@ export abstract class DialogueConnection extends SMTPConnection {
   protected finished = false;
   /** Monotonic ms by which the client owes the current command (or the whole DATA). */
   private deadlineAt = 0;
+  /** The command's (or the whole DATA's) own deadline, before the minimum data rate tightens it. */
+  private absoluteDeadlineAt = 0;
   /** DATA only: the deadline the minimum data rate sets (Infinity when off or outside DATA). */
   private rateDeadlineAt = Infinity;
   /** The one deadline timer, and the monotonic ms it is due. */
@@ -178,6 +180,7 @@ export abstract class DialogueConnection extends SMTPConnection {
     const ms = dataMode ? limits.dataTimeoutMs : limits.commandTimeoutMs;
     const now = this.ctx.monotonicMs();
     this.deadlineAt = now + ms;
+    this.absoluteDeadlineAt = this.deadlineAt;
     this.rateDeadlineAt = Infinity;
     if (dataMode && limits.minDataRate > 0) {
       // Postfix's smtpd_min_data_rate: the DATA deadline starts one command
@@ -198,13 +201,9 @@ export abstract class DialogueConnection extends SMTPConnection {
     const now = this.ctx.monotonicMs();
     const extended = this.rateDeadlineAt + (bytes * 1000) / limits.minDataRate;
     const cap = now + limits.commandTimeoutMs;
-    const before = this.rateDeadlineAt;
     this.rateDeadlineAt = extended < cap ? extended : cap;
     // The whole-DATA deadline still bounds everything.
-    if (this.deadlineAt === before || this.rateDeadlineAt < this.deadlineAt) {
-      const absolute = this.deadlineAt === before ? Infinity : this.deadlineAt;
-      this.deadlineAt = this.rateDeadlineAt < absolute ? this.rateDeadlineAt : absolute;
-    }
+    this.deadlineAt = this.rateDeadlineAt < this.absoluteDeadlineAt ? this.rateDeadlineAt : this.absoluteDeadlineAt;
   }
 
   private startDeadlineTimer(ms: number, now: number): void {

@@ -14,9 +14,10 @@ import { logged, startTestServer, type TestServer } from './lib/server-harness.t
 let srv: TestServer;
 let slow: TestServer;
 let delayed: TestServer;
+let bounded: TestServer;
 
 beforeAll(async () => {
-  [srv, slow, delayed] = await Promise.all([
+  [srv, slow, delayed, bounded] = await Promise.all([
     startTestServer({
       scripts: { accept: ACCEPT_POLICY },
       ipv4Only: true,
@@ -29,11 +30,17 @@ beforeAll(async () => {
       yaml: 'sink: { type: maildir, path: maildir }\nlimits:\n  command_timeout_ms: 400\n  min_data_rate: 1000\n  idle_timeout_ms: 60000',
     }),
     startTestServer({ scripts: { accept: ACCEPT_POLICY }, ipv4Only: true, yaml: 'limits:\n  greeting_delay_ms: 400' }),
+    startTestServer({
+      scripts: { accept: ACCEPT_POLICY },
+      ipv4Only: true,
+      // A rate any trickle below meets; the whole DATA still has 700 ms.
+      yaml: 'limits:\n  command_timeout_ms: 400\n  data_timeout_ms: 700\n  min_data_rate: 10\n  idle_timeout_ms: 60000',
+    }),
   ]);
 });
 
 afterAll(async () => {
-  await Promise.all([srv.stop(), slow.stop(), delayed.stop()]);
+  await Promise.all([srv.stop(), slow.stop(), delayed.stop(), bounded.stop()]);
 });
 
 function stored(s: TestServer): string[] {
@@ -131,6 +138,27 @@ describe('minimum data rate', () => {
     expect(slow.count('rejections', ip)).toBe(1);
     expect(slow.count('receptions', ip)).toBe(0);
     expect(logged(slow.records, 'data below the minimum rate')).toHaveLength(1);
+  });
+
+  it('keeps data_timeout_ms as the bound on the whole message when the rate is met', async () => {
+    const ip = '127.0.16.9';
+    const { client } = await bounded.connect({ localAddress: ip });
+    await client.command('EHLO steady.example');
+    await client.command('MAIL FROM:<a@sender.example>');
+    await client.command('RCPT TO:<alice@example.test>');
+    expect((await client.command('DATA')).code).toBe(354);
+    const trickle = setInterval(() => {
+      if (!client.isClosed) client.write('xxxxxxxx\r\n');
+    }, 50);
+    try {
+      expect((await client.reply()).lines).toEqual(['421 4.4.2 mx.test.example Error: timeout exceeded']);
+    } finally {
+      clearInterval(trickle);
+    }
+    await client.closed;
+    await bounded.settled();
+    // A timeout is not the client's fault in the counters' eyes.
+    expect(bounded.count('rejections', ip)).toBe(0);
   });
 
   it('accepts a large message sent at full speed with the same limits', async () => {
