@@ -74,6 +74,8 @@ export interface MoonwatchOptions {
   /** `warn` (default): nothing per session. `info`: as shipped, to stdout. */
   readonly logLevel?: 'warn' | 'info';
   readonly maxConnectionsPerIp?: number;
+  /** limits.greeting_delay_ms (default 0, the config's default). */
+  readonly greetingDelayMs?: number;
 }
 
 const THRESHOLD_NAMES = /^(local (?:LIMIT|SLOW_ABOVE|REFUSE_ABOVE|PER_IP|PER_NET24|MAX_MISSES) = )\d+/gm;
@@ -102,7 +104,7 @@ export async function startMoonwatch(policy: PolicyChoice, opts: MoonwatchOption
       '  dir: policies',
       `  modules: [${MODULES[policy]}]`,
       '  hot_reload: false',
-      `limits: { max_connections: ${Math.max(5000, perIp)}, max_connections_per_ip: ${perIp} }`,
+      `limits: { max_connections: ${Math.max(5000, perIp)}, max_connections_per_ip: ${perIp}${opts.greetingDelayMs === undefined ? '' : `, greeting_delay_ms: ${opts.greetingDelayMs}`} }`,
     ].join('\n'),
     join(dir, 'moonwatch.yaml'),
   );

@@ -35,7 +35,7 @@ import { load } from './smtp-targets.ts';
 
 export { load, startMoonwatch, startPlain, type PolicyChoice, type Target } from './smtp-targets.ts';
 
-type Kind = 'plain' | 'five' | 'examples' | 'examples-info' | 'five@before' | 'examples@before';
+type Kind = 'plain' | 'five' | 'examples' | 'examples-info' | 'five@before' | 'examples@before' | 'five+greet100';
 /**
  * SMTP_BENCH_BEFORE=DIR: also run the five-phase and example servers from
  * another checkout (e.g. `git archive <commit> | tar -x -C DIR`, node_modules
@@ -43,7 +43,15 @@ type Kind = 'plain' | 'five' | 'examples' | 'examples-info' | 'five@before' | 'e
  * the same run. The child script and its helpers are copied there.
  */
 const BEFORE = process.env['SMTP_BENCH_BEFORE'];
-const KINDS: readonly Kind[] = ['plain', 'five', 'examples', 'examples-info', ...(BEFORE === undefined ? [] : (['five@before', 'examples@before'] as const))];
+const KINDS: readonly Kind[] = [
+  'plain',
+  'five',
+  'examples',
+  'examples-info',
+  ...(BEFORE === undefined ? [] : (['five@before', 'examples@before'] as const)),
+  // Only when named in SMTP_BENCH_ONLY: the five-phase server with smtp-server's 100 ms greeting pause.
+  ...(process.env['SMTP_BENCH_ONLY']?.includes('five+greet100') === true ? (['five+greet100'] as const) : []),
+];
 /** SMTP_BENCH_ONLY=plain,five,five@before: run only these servers (the report then has only the figures they make). */
 const ONLY = process.env['SMTP_BENCH_ONLY']?.split(',');
 const CLIENTS = (process.env['SMTP_BENCH_CLIENTS'] ?? '50,500').split(',').map(Number);
@@ -74,8 +82,8 @@ async function startServer(kind: Kind, devnull: number): Promise<Server> {
     for (const f of ['smtp-server-child.ts', 'smtp-targets.ts', 'policies.ts']) copyFileSync(fileURLToPath(new URL(`./${f}`, import.meta.url)), join(cwd, 'test', 'bench', f));
     entry = join(cwd, 'test', 'bench', 'smtp-server-child.ts');
   }
-  const [what, level] = kind === 'examples-info' ? ['examples', 'info'] : [kind.replace('@before', ''), 'warn'];
-  const child = fork(entry, [what, level], {
+  const [what, level] = kind === 'examples-info' ? ['examples', 'info'] : [kind.replace('@before', '').replace('+greet100', ''), 'warn'];
+  const child = fork(entry, [what, level, ...(kind === 'five+greet100' ? ['100'] : [])], {
     cwd,
     execArgv: ['--max-semi-space-size=32', '--import', 'tsx'],
     stdio: ['ignore', devnull, 'inherit', 'ipc'],
@@ -230,6 +238,19 @@ export default async function (): Promise<BenchResult[]> {
         }
       }
       const failed = KINDS.filter((k) => runs.get(k)!.some((w) => w.failed));
+      if (ran('five+greet100') && ran('five')) {
+        out.push(
+          result({
+            name: `smtp server CPU per session, ${concurrency} clients, five-phase policy with a 100 ms greeting pause (baseline: greeting at once)`,
+            value: med('five+greet100', (w) => w.cpuMsPerSession),
+            unit: 'ms',
+            baseline: med('five', (w) => w.cpuMsPerSession),
+            targetOn: 'ratio',
+            cmp: '<=',
+            limit: 1,
+          }),
+        );
+      }
       if (failed.length > 0) process.stderr.write(`smtp bench @${concurrency}: windows with failed sessions: ${failed.join(', ')}\n`);
     }
   } finally {
