@@ -165,7 +165,7 @@ export default async function (): Promise<BenchResult[]> {
         sessionsFor.set(s.kind, Math.max(concurrency * 4, Math.round((w.rate * WINDOW_MS) / 1000)));
       }
       const runs = new Map<Kind, Window[]>(KINDS.map((k) => [k, []]));
-      const ran = (k: Kind): boolean => runs.get(k)!.length > 0;
+      const ran = (k: Kind): boolean => (runs.get(k)?.length ?? 0) > 0;
       for (let round = 0; round < ROUNDS; round++) {
         for (let i = 0; i < servers.length; i++) {
           const s = servers[(i + round) % servers.length]!;
