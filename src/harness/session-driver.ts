@@ -18,7 +18,7 @@ import type { Logger } from '../log.ts';
 import type { AcceptedMessage, CloseReason, PolicyEngine, PolicySession } from '../policy/session-api.ts';
 import type { Verdict } from '../policy/verdict.ts';
 import { countsAsRejection, DialogueReplies, DialogueState, queueIdOf, type DialogueLimits, type DialogueVerb } from '../smtp/dialogue.ts';
-import { receivedHeaderBytes } from '../smtp/received.ts';
+import { receivedHeader } from '../smtp/received.ts';
 import { formatReply, replyForVerdict, type SmtpPhase, type SmtpReply } from '../smtp/reply.ts';
 import { buildMessage } from './message.ts';
 import type { Command, MessageSpec } from './fixture.ts';
@@ -76,9 +76,10 @@ export type FrontFactory = (deps: FrontDeps) => Promise<SessionFront>;
 
 /** The in-process front: every session is a DrivenSession on the fixture's engine. */
 export const harnessFront: FrontFactory = async (deps) => {
-  const replies = new DialogueReplies(deps.hostname, deps.banner);
+  // Built once: bulk steps open thousands of sessions.
+  const base: DriverDeps = { engine: deps.engine, clock: deps.clock, replies: new DialogueReplies(deps.hostname, deps.banner), limits: deps.limits, onDelivered: deps.onDelivered };
   return {
-    open: (label, from, listener, transcript) => new DrivenSession({ ...deps, replies, ...(transcript === undefined ? {} : { transcript }) }, label, from, listener),
+    open: (label, from, listener, transcript) => new DrivenSession(transcript === undefined ? base : { ...base, transcript }, label, from, listener),
     close: async () => {},
   };
 };
@@ -228,7 +229,7 @@ export class DrivenSession implements FixtureSession {
     });
     this.line(`C: (message, ${raw.length} bytes)`);
     // The trace header the listener puts in front of every message, so the policy sees the same bytes.
-    const received = receivedHeaderBytes({
+    const received = receivedHeader({
       helo: this.heloName,
       address: this.from,
       hostname: this.deps.replies.hostname,
@@ -237,7 +238,11 @@ export class DrivenSession implements FixtureSession {
       recipients: this.recipients,
       nowMs: this.deps.clock.now(),
     });
-    const verdict = await s.data({ raw: Buffer.concat([received, raw]) }, async (message) => {
+    // One buffer, header and message, as the listener's reader builds it.
+    const full = Buffer.allocUnsafe(received.length + raw.length);
+    full.write(received, 0, 'latin1');
+    raw.copy(full, received.length);
+    const verdict = await s.data({ raw: full }, async (message) => {
       if (deliver === 'fail') throw new Error('the fixture\'s sink refuses this message');
       this.deps.onDelivered(message);
     });
