@@ -21,7 +21,7 @@ import type { PolicyEngine, PolicySession } from '../src/policy/session-api.ts';
 import { CONTINUE } from '../src/policy/verdict.ts';
 import { startSmtpServer } from '../src/smtp/server.ts';
 import { DiscardSink } from '../src/smtp/sink.ts';
-import { load, startMoonwatch, startPlain, type PolicyChoice, type Target } from '../test/bench/smtp.bench.ts';
+import { load, startMoonwatch, startPlain, type PolicyChoice, type Target } from '../test/bench/smtp-targets.ts';
 
 const which = process.env['W'] ?? 'examples';
 const concurrency = Number(process.env['C'] ?? 500);

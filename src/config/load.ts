@@ -342,6 +342,9 @@ function readLimits(node: ConfigNode): LimitsConfig {
     'max_connections',
     'max_connections_per_ip',
     'shutdown_grace_ms',
+    'greeting_delay_ms',
+    'min_data_rate',
+    'max_non_progressing_commands',
   ]);
   const d = DEFAULT_LIMITS;
   const limits: LimitsConfig = {
@@ -356,6 +359,9 @@ function readLimits(node: ConfigNode): LimitsConfig {
     maxConnections: m.opt('max_connections', d.maxConnections, (n) => n.int(1, 1_000_000)),
     maxConnectionsPerIp: m.opt('max_connections_per_ip', d.maxConnectionsPerIp, (n) => n.int(1, 1_000_000)),
     shutdownGraceMs: m.opt('shutdown_grace_ms', d.shutdownGraceMs, (n) => n.int(0, 600_000)),
+    greetingDelayMs: m.opt('greeting_delay_ms', d.greetingDelayMs, (n) => n.int(0, 60_000)),
+    minDataRate: m.opt('min_data_rate', d.minDataRate, (n) => n.int(0, 1_000_000_000)),
+    maxNonProgressingCommands: m.opt('max_non_progressing_commands', d.maxNonProgressingCommands, (n) => n.int(1, 100_000)),
   };
   if (limits.maxConnectionsPerIp > limits.maxConnections) {
     m.get('max_connections_per_ip').fail(`(${limits.maxConnectionsPerIp}) must not exceed max_connections (${limits.maxConnections})`);

@@ -80,6 +80,12 @@ export interface LimitsConfig {
   readonly maxConnections: number;
   readonly maxConnectionsPerIp: number;
   readonly shutdownGraceMs: number;
+  /** Pause before the 220 greeting; a client that talks first is refused (0: greet at once, as Postfix's smtpd does). */
+  readonly greetingDelayMs: number;
+  /** DATA: every byte received extends the DATA deadline by 1/rate s, never beyond command_timeout_ms ahead (Postfix's smtpd_min_data_rate). */
+  readonly minDataRate: number;
+  /** NOOP, RSET, HELP, VRFY and repeated EHLO/HELO per session before 421 (Postfix's smtpd_junk_command_limit). */
+  readonly maxNonProgressingCommands: number;
 }
 
 export interface MoonwatchConfig {
@@ -116,6 +122,9 @@ export const DEFAULT_LIMITS: LimitsConfig = Object.freeze({
   maxConnections: 1000,
   maxConnectionsPerIp: 50,
   shutdownGraceMs: 10_000,
+  greetingDelayMs: 0,
+  minDataRate: 500,
+  maxNonProgressingCommands: 100,
 });
 
 /** serialize_dir and log_dir default to these names beside the config file (Momentum puts them in its log root). */

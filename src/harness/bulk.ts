@@ -9,7 +9,6 @@ import { addressInBlock, checkCidr } from './addresses.ts';
 import type { BulkStep } from './fixture.ts';
 import { describeNumber, numberMatches } from './match.ts';
 import { failStep, type RunContext } from './run-context.ts';
-import { DrivenSession } from './session-driver.ts';
 
 export type Tally = Map<string, number>;
 
@@ -18,18 +17,12 @@ export async function runBulk(ctx: RunContext, step: BulkStep, stepLabel: string
   const start = ctx.clock.now();
   const random = mulberry32(step.seed);
   const tally: Tally = new Map();
-  const deps = {
-    engine: ctx.engine,
-    clock: ctx.clock,
-    hostname: ctx.hostname,
-    onDelivered: () => void ctx.delivered++,
-  };
   const connect = { verb: 'connect' as const, pos: step.pos, expect: { any: true } };
   for (let i = 0; i < step.sessions; i++) {
     const at = start + Math.floor((i * step.overMs) / step.sessions);
     if (at > ctx.clock.now()) ctx.clock.set(at);
     const index = step.pick === 'sequential' ? i : Math.floor(random() * 0x7fffffff);
-    const session = new DrivenSession(deps, 'bulk', formatAddress(addressInBlock(block, index)));
+    const session = ctx.front.open('bulk', formatAddress(addressInBlock(block, index)), undefined, undefined);
     ctx.sessionsRun++;
     let outcome = 'ok';
     let tarpitted = false;

@@ -6,7 +6,7 @@
 import { AuditStore, type AuditStoreOptions } from '../audit/store.ts';
 import type { Clock } from '../clock.ts';
 import { loadConfigFile } from '../config/load.ts';
-import { DEFAULT_BUDGETS, engineOptionsFrom, storeOptionsFrom, type MoonwatchConfig } from '../config/schema.ts';
+import { DEFAULT_BUDGETS, DEFAULT_LIMITS, engineOptionsFrom, storeOptionsFrom, type LimitsConfig, type MoonwatchConfig } from '../config/schema.ts';
 import { errorMessage, isMoonwatchError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { createEngine, type Engine } from '../policy/engine.ts';
@@ -29,6 +29,9 @@ export interface BuiltPolicy {
   readonly engine: Engine;
   readonly store: AuditStore;
   readonly hostname: string;
+  /** The greeting's banner and the SMTP limits the dialogue enforces: the config's, or the defaults. */
+  readonly banner: string;
+  readonly limits: LimitsConfig;
 }
 
 export interface PolicyDeps {
@@ -39,7 +42,7 @@ export interface PolicyDeps {
 }
 
 export async function buildPolicy(spec: PolicySpec, deps: PolicyDeps): Promise<BuiltPolicy> {
-  const { storeOptions, engineOptions } = options(spec, deps);
+  const { storeOptions, engineOptions, smtp } = options(spec, deps);
   let store: AuditStore;
   try {
     store = new AuditStore(storeOptions);
@@ -50,7 +53,7 @@ export async function buildPolicy(spec: PolicySpec, deps: PolicyDeps): Promise<B
   const opts = { ...configured, budget: { ...configured.budget, wallMs: Math.max(configured.budget.wallMs, MIN_WALL_MS) } };
   try {
     const engine = await createEngine(opts);
-    return { engine, store, hostname: opts.hostname ?? DEFAULT_HOSTNAME };
+    return { engine, store, hostname: opts.hostname ?? DEFAULT_HOSTNAME, banner: smtp?.banner ?? DEFAULT_BANNER, limits: smtp?.limits ?? DEFAULT_LIMITS };
   } catch (err) {
     const what = isMoonwatchError(err, 'MW_ERR_SCRIPT_LOAD') ? 'the policy scripts do not load' : 'the policy cannot start';
     throw new FixturePolicyError(spec.pos, `${what}: ${errorMessage(err)}`, { cause: err });
@@ -60,7 +63,12 @@ export async function buildPolicy(spec: PolicySpec, deps: PolicyDeps): Promise<B
 interface PolicyOptions {
   readonly storeOptions: AuditStoreOptions;
   readonly engineOptions: (store: AuditStore) => EngineOptions;
+  /** From the config, when the fixture names one. */
+  readonly smtp?: Pick<MoonwatchConfig, 'banner' | 'limits'>;
 }
+
+/** The greeting banner when no config gives one (the config's own default). */
+export const DEFAULT_BANNER = 'moonwatch';
 
 function options(spec: PolicySpec, deps: PolicyDeps): PolicyOptions {
   const { clock, logger } = deps;
@@ -86,6 +94,7 @@ function options(spec: PolicySpec, deps: PolicyDeps): PolicyOptions {
   }
   const storeOptions = storeOptionsFrom(cfg, { clock, logger });
   return {
+    smtp: cfg,
     storeOptions: spec.monitors === undefined ? storeOptions : { ...storeOptions, monitors: spec.monitors },
     engineOptions: (store) => {
       const base = engineOptionsFrom(cfg, { clock, logger, store });

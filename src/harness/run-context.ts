@@ -5,6 +5,7 @@ import type { LogRecord } from '../log.ts';
 import type { PolicyEngine } from '../policy/session-api.ts';
 import type { SourcePos } from './errors.ts';
 import type { Fixture } from './fixture.ts';
+import type { SessionFront } from './session-driver.ts';
 import type { FixtureFailure, TranscriptLine } from './result.ts';
 
 export interface RunContext {
@@ -14,6 +15,8 @@ export interface RunContext {
   /** Only ever moves forward: the store's windows only rotate forward, as in real time. */
   readonly clock: ManualClock;
   readonly hostname: string;
+  /** Where sessions are opened: the in-process driver, or (parity test) the real listener. */
+  readonly front: SessionFront;
   readonly records: readonly LogRecord[];
   /** Messages the sink accepted (counted, not kept: bulk traffic delivers a lot). */
   delivered: number;

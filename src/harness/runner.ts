@@ -17,7 +17,7 @@ import { buildPolicy, type BuiltPolicy } from './policy-setup.ts';
 import type { FixtureResult, TranscriptLine } from './result.ts';
 import { StepFailure, failStep, type RunContext } from './run-context.ts';
 import { applySeed, describeSeed, MAX_SEED_LOOKBACK_MS, seedInstant, seedsPast } from './seeding.ts';
-import { DrivenSession } from './session-driver.ts';
+import { harnessFront, type FixtureSession, type FrontFactory, type SessionFront } from './session-driver.ts';
 
 export interface RunOptions {
   /** Run the fixture's policy from this scripts directory instead (e.g. a mutated copy). */
@@ -26,6 +26,8 @@ export interface RunOptions {
   readonly logLevel?: string;
   /** For fixtures given as objects: where relative paths resolve (default: the working directory). */
   readonly baseDir?: string;
+  /** Where sessions run (default: in process). The dialogue parity test runs them through the real listener. */
+  readonly front?: FrontFactory;
 }
 
 /** Runs a loaded fixture, or one given as a plain object in the YAML's shape. Never throws for fixture problems. */
@@ -70,7 +72,7 @@ class FixtureRun {
   private readonly clock: ManualClock;
   private readonly logger: Logger;
   private readonly records: LogRecord[];
-  private readonly sessions = new Map<string, DrivenSession>();
+  private readonly sessions = new Map<string, FixtureSession>();
   private readonly transcript: TranscriptLine[] = [];
   private stepsRun = 0;
   private anonymous = 0;
@@ -92,14 +94,21 @@ class FixtureRun {
     const f = this.fixture;
     let policy: BuiltPolicy | undefined;
     let ctx: RunContext | undefined;
+    let front: SessionFront | undefined;
     try {
       policy = await buildPolicy(f.policy, {
         clock: this.clock,
         logger: this.logger,
         ...(this.opts.scriptsDir === undefined ? {} : { scriptsDir: this.opts.scriptsDir }),
       });
+      const built = policy;
+      front = await (this.opts.front ?? harnessFront)({
+        engine: built.engine, store: built.store, clock: this.clock, logger: this.logger, hostname: built.hostname, banner: built.banner,
+        limits: { maxErrors: built.limits.maxErrors, maxNonProgressing: built.limits.maxNonProgressingCommands },
+        onDelivered: () => void ctx!.delivered++,
+      });
       ctx = {
-        fixture: f, store: policy.store, engine: policy.engine, clock: this.clock, hostname: policy.hostname,
+        fixture: f, store: policy.store, engine: policy.engine, clock: this.clock, hostname: policy.hostname, front,
         records: this.records, delivered: 0, transcript: this.transcript, sessionsRun: 0, checksRun: 0,
       };
       const leading = this.leadingSeeds();
@@ -115,7 +124,8 @@ class FixtureRun {
       const r = errorResult(f.file, f.name, err, started, this.records);
       return ctx === undefined ? r : { ...r, stats: this.stats(ctx, started) };
     } finally {
-      for (const s of this.sessions.values()) s.abandon();
+      for (const s of this.sessions.values()) await s.abandon();
+      await front?.close();
       await policy?.engine.close();
     }
   }
@@ -168,7 +178,7 @@ class FixtureRun {
           // A session written without quit ends with one: the client hangs up politely.
           if (session.isOpen) await session.run({ verb: 'quit', pos: step.pos, expect: EXPECT_OK });
         } finally {
-          session.abandon();
+          await session.abandon();
         }
         return;
       }
@@ -201,17 +211,12 @@ class FixtureRun {
     }
   }
 
-  private newSession(ctx: RunContext, label: string, from: string, listener: string | undefined): DrivenSession {
+  private newSession(ctx: RunContext, label: string, from: string, listener: string | undefined): FixtureSession {
     ctx.sessionsRun++;
-    return new DrivenSession(
-      { engine: ctx.engine, clock: this.clock, hostname: ctx.hostname, onDelivered: () => void ctx.delivered++, transcript: this.transcript },
-      label,
-      from,
-      listener,
-    );
+    return ctx.front.open(label, from, listener, this.transcript);
   }
 
-  private async command(ctx: RunContext, session: DrivenSession, c: Command, stepLabel: string): Promise<void> {
+  private async command(ctx: RunContext, session: FixtureSession, c: Command, stepLabel: string): Promise<void> {
     const what = `${stepLabel}: ${c.verb}`;
     if (c.verb !== 'connect' && !session.isOpen) {
       failStep(ctx, what, c.pos, `session ${session.label} to be open`, `it was closed: ${session.closedBy ?? 'it ended'}`, [session.label]);

@@ -1,15 +1,25 @@
 /**
  * The harness as an SMTP front: it turns fixture commands into calls on one
- * PolicySession and the verdicts back into replies, through the SMTP front's
- * own reply mapping (src/smtp/reply.ts), so a fixture sees the codes, texts
- * and disconnects a real client would. It also plays the front's part of the
- * protocol (503 for out-of-order commands, 421 on timeout), because the
- * session API relies on the front for sequencing.
+ * PolicySession and the verdicts back into replies. Everything the SMTP
+ * listener decides without a socket — command order, what a command resets,
+ * the replies the front gives itself, which of them count as rejections, when
+ * the session ends — comes from the listener's own dialogue module
+ * (src/smtp/dialogue.ts), so a fixture sees the codes, texts and disconnects
+ * a real client would. test/smtp/dialogue-parity.test.ts runs every fixture
+ * through both and compares.
+ *
+ * The runner opens sessions through a SessionFront; this file's is the
+ * in-process one. The parity test plugs in a front that drives the real
+ * listener over a socket instead.
  */
+import type { AuditStore } from '../audit/store.ts';
 import type { Clock } from '../clock.ts';
+import type { Logger } from '../log.ts';
 import type { AcceptedMessage, CloseReason, PolicyEngine, PolicySession } from '../policy/session-api.ts';
 import type { Verdict } from '../policy/verdict.ts';
-import { formatReply, protocolReply, replyForVerdict, type SmtpPhase, type SmtpReply } from '../smtp/reply.ts';
+import { countsAsRejection, DialogueReplies, DialogueState, queueIdOf, type DialogueLimits, type DialogueVerb } from '../smtp/dialogue.ts';
+import { receivedHeader } from '../smtp/received.ts';
+import { formatReply, replyForVerdict, type SmtpPhase, type SmtpReply } from '../smtp/reply.ts';
 import { buildMessage } from './message.ts';
 import type { Command, MessageSpec } from './fixture.ts';
 import type { TranscriptLine } from './result.ts';
@@ -24,30 +34,85 @@ export interface Reply {
   readonly tarpitMs: number;
   /** Produced by the failure mode after a script fault. */
   readonly fault: boolean;
-  /** `front` when the harness (as the SMTP front) answered without asking the policy. */
+  /** `front` when the SMTP front answered without asking the policy. */
   readonly source: 'policy' | 'front';
 }
+
+/** One fixture session, whichever front runs it. */
+export interface FixtureSession {
+  readonly label: string;
+  readonly from: string;
+  readonly isOpen: boolean;
+  /** Why the server ended the session, for "session closed" failures. */
+  readonly closedBy: string | undefined;
+  /** Runs one command; undefined for commands that get no reply (drop). */
+  run(command: Command): Promise<Reply | undefined>;
+  /** Ends the session if it is still open (fixture end): the client simply goes away. */
+  abandon(): Promise<void>;
+}
+
+export interface FrontDeps {
+  readonly engine: PolicyEngine;
+  readonly store: AuditStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly hostname: string;
+  /** Text after "ESMTP" in the greeting. */
+  readonly banner: string;
+  readonly limits: DialogueLimits;
+  /** Receives every message the policy accepted. */
+  readonly onDelivered: (message: AcceptedMessage) => void;
+}
+
+/** Where the runner opens its sessions. */
+export interface SessionFront {
+  /** `transcript` undefined: keep none (bulk traffic). */
+  open(label: string, from: string, listener: string | undefined, transcript: TranscriptLine[] | undefined): FixtureSession;
+  /** After the fixture's last step (every session abandoned), before the engine closes. */
+  close(): Promise<void>;
+}
+
+export type FrontFactory = (deps: FrontDeps) => Promise<SessionFront>;
+
+/** The in-process front: every session is a DrivenSession on the fixture's engine. */
+export const harnessFront: FrontFactory = async (deps) => {
+  // Built once: bulk steps open thousands of sessions.
+  const base: DriverDeps = { engine: deps.engine, clock: deps.clock, replies: new DialogueReplies(deps.hostname, deps.banner), limits: deps.limits, onDelivered: deps.onDelivered };
+  return {
+    open: (label, from, listener, transcript) => new DrivenSession(transcript === undefined ? base : { ...base, transcript }, label, from, listener),
+    close: async () => {},
+  };
+};
 
 export interface DriverDeps {
   readonly engine: PolicyEngine;
   readonly clock: Clock;
-  readonly hostname: string;
-  /** Receives every message the policy accepted. */
+  readonly replies: DialogueReplies;
+  readonly limits: DialogueLimits;
   readonly onDelivered: (message: AcceptedMessage) => void;
-  /** Transcript lines; undefined to keep none (bulk traffic). */
   readonly transcript?: TranscriptLine[];
 }
 
 type State = 'new' | 'open' | 'closed';
 
-export class DrivenSession {
+const VERB: Record<'ehlo' | 'helo' | 'mail' | 'rcpt' | 'data' | 'rset', DialogueVerb> = {
+  ehlo: 'EHLO',
+  helo: 'HELO',
+  mail: 'MAIL',
+  rcpt: 'RCPT',
+  data: 'DATA',
+  rset: 'RSET',
+};
+
+export class DrivenSession implements FixtureSession {
   private session: PolicySession | undefined;
   private state: State = 'new';
-  private greeted = false;
-  private mailFrom: string | undefined;
+  private readonly dialogue: DialogueState;
+  private mailFrom = '';
   private recipients: string[] = [];
-  private messages = 0;
-  /** Why the server ended the session, for "session closed" failures. */
+  /** The last EHLO/HELO (its verb, and the name when accepted): the Received header's protocol and name. */
+  private heloVerb: DialogueVerb = 'HELO';
+  private heloName = '';
   closedBy: string | undefined;
 
   constructor(
@@ -55,73 +120,89 @@ export class DrivenSession {
     readonly label: string,
     readonly from: string,
     private readonly listener?: string,
-  ) {}
+  ) {
+    this.dialogue = new DialogueState(deps.replies, deps.limits);
+  }
 
   get isOpen(): boolean {
     return this.state === 'open';
   }
 
-  /** Runs one command; undefined for commands that get no reply (drop, timeout after close). */
   async run(command: Command): Promise<Reply | undefined> {
     if (command.verb === 'connect') return this.connect();
     if (this.state !== 'open') throw new Error(`session ${this.label} is not open`);
     const s = this.session!;
+    const d = this.dialogue;
+    const replies = this.deps.replies;
     switch (command.verb) {
       case 'ehlo':
-      case 'helo': {
-        this.line(`C: ${command.verb.toUpperCase()} ${command.arg}`);
-        // A new EHLO starts over: any open transaction is gone (RFC 5321 §4.1.4).
-        if (this.mailFrom !== undefined) this.resetTransaction(s);
-        const reply = this.policyReply(await s.ehlo(command.arg), 'ehlo', success(250, '', this.deps.hostname));
-        if (reply.code < 400) this.greeted = true;
-        return reply;
-      }
-      case 'mail': {
-        this.line(`C: MAIL FROM:<${command.arg}>`);
-        if (!this.greeted) return this.frontReply(503, '5.5.1', 'Error: send HELO/EHLO first');
-        if (this.mailFrom !== undefined) return this.frontReply(503, '5.5.1', 'Error: nested MAIL command');
-        const reply = this.policyReply(await s.mailFrom(command.arg), 'mailfrom', success(250, '2.1.0', 'Accepted'));
-        if (reply.code < 400) this.mailFrom = command.arg;
-        return reply;
-      }
-      case 'rcpt': {
-        this.line(`C: RCPT TO:<${command.arg}>`);
-        if (this.mailFrom === undefined) return this.frontReply(503, '5.5.1', 'Error: need MAIL command');
-        const reply = this.policyReply(await s.rcptTo(command.arg), 'rcptto', success(250, '2.1.5', 'Accepted'));
-        if (reply.code < 400) this.recipients.push(command.arg);
-        return reply;
-      }
+      case 'helo':
+      case 'mail':
+      case 'rcpt':
       case 'data':
-        return this.data(s, command.message, command.deliver);
-      case 'rset':
-        this.line('C: RSET');
-        this.resetTransaction(s);
-        return this.frontReply(250, '2.0.0', 'Flushed', false);
+      case 'rset': {
+        const verb = VERB[command.verb];
+        this.line(`C: ${commandLine(command)}`);
+        const before = d.nonProgress(verb) ?? d.refuse(verb);
+        if (before !== undefined) return this.frontReply(before);
+        if (d.resetsTransaction(verb)) this.resetTransaction(s);
+        switch (command.verb) {
+          case 'ehlo':
+          case 'helo': {
+            this.heloVerb = verb;
+            const reply = this.policyReply(await s.ehlo(command.arg), 'ehlo', replies.helo(this.from));
+            if (reply.code < 400) {
+              d.accepted(verb);
+              this.heloName = command.arg.toLowerCase();
+            } else {
+              d.heloRefused();
+              this.heloName = '';
+            }
+            return reply;
+          }
+          case 'mail': {
+            const reply = this.policyReply(await s.mailFrom(command.arg), 'mailfrom', replies.mailOk);
+            if (reply.code < 400) {
+              d.accepted(verb);
+              this.mailFrom = command.arg;
+            }
+            return reply;
+          }
+          case 'rcpt': {
+            const reply = this.policyReply(await s.rcptTo(command.arg), 'rcptto', replies.rcptOk);
+            if (reply.code < 400) {
+              d.accepted(verb);
+              this.recipients.push(command.arg);
+            }
+            return reply;
+          }
+          case 'data':
+            return this.data(s, command.message, command.deliver);
+          case 'rset':
+            return this.frontReply(replies.rsetOk);
+        }
+        break;
+      }
       case 'protocol_error':
         this.line('C: (a command the front refuses)');
-        return this.frontReply(command.code, `${String(command.code)[0]}.5.2`, 'Error: refused by the front');
+        return this.frontReply(replies.protocolError(command.code));
       case 'quit':
         this.line('C: QUIT');
-        this.line(`S: 221 2.0.0 Bye`);
+        this.line(`S: ${formatReply(replies.bye)}`);
         this.end('quit', 'the client quit');
-        return { code: 221, enhanced: '2.0.0', text: 'Bye', disconnect: true, tarpitMs: 0, fault: false, source: 'front' };
+        return fromSmtp(replies.bye, 0, false, 'front');
       case 'drop':
         this.line('C: (connection dropped)');
         this.end('disconnect', 'the client dropped the connection');
         return undefined;
-      case 'timeout': {
-        // The front's idle timer fired: it says goodbye and closes; not a policy rejection.
+      case 'timeout':
+        // The front's deadline passed: it says goodbye and closes; not a rejection.
         this.line('C: (idle until the timeout)');
-        const reply = protocolReply(421, '4.4.2', `${this.deps.hostname} Error: timeout exceeded`, true);
-        this.line(`S: ${formatReply(reply)}`);
-        this.end('timeout', 'the session timed out');
-        return fromSmtp(reply, 0, false, 'front');
-      }
+        return this.frontReply(replies.timeout, 'timeout');
     }
   }
 
-  /** Ends the session if it is still open (fixture end): the client simply goes away. */
-  abandon(): void {
+  async abandon(): Promise<void> {
     if (this.state === 'open') this.end('shutdown', 'the fixture ended');
   }
 
@@ -129,38 +210,53 @@ export class DrivenSession {
     if (this.state !== 'new') throw new Error(`session ${this.label} already connected`);
     this.session = this.deps.engine.openSession({
       remote: { address: this.from, port: 40000 },
-      hostname: this.deps.hostname,
+      hostname: this.deps.replies.hostname,
       ...(this.listener === undefined ? {} : { listener: this.listener }),
     });
     this.state = 'open';
     this.line(`(connect from ${this.from}, session ${this.session.id})`);
-    return this.policyReply(await this.session.connect(), 'connect', success(220, '', `${this.deps.hostname} ESMTP moonwatch`));
+    return this.policyReply(await this.session.connect(), 'connect', this.deps.replies.greeting);
   }
 
   private async data(s: PolicySession, spec: MessageSpec, deliver: 'ok' | 'fail'): Promise<Reply> {
-    this.line('C: DATA');
-    if (this.mailFrom === undefined) return this.frontReply(503, '5.5.1', 'Error: need MAIL command');
-    if (this.recipients.length === 0) return this.frontReply(503, '5.5.1', 'Error: need RCPT command');
-    this.line('S: 354 End data with <CR><LF>.<CR><LF>');
+    const d = this.dialogue;
+    this.line(`S: ${formatReply(this.deps.replies.dataGo)}`);
     const raw = buildMessage(spec, {
       mailFrom: this.mailFrom,
       recipients: this.recipients,
       nowMs: this.deps.clock.now(),
-      messageId: `${this.session!.id}.${++this.messages}@${this.deps.hostname}`,
+      messageId: `${s.id}.${d.transaction}@${this.deps.replies.hostname}`,
     });
     this.line(`C: (message, ${raw.length} bytes)`);
-    const verdict = await s.data({ raw }, async (message) => {
+    // The trace header the listener puts in front of every message, so the policy sees the same bytes.
+    const received = receivedHeader({
+      helo: this.heloName,
+      address: this.from,
+      hostname: this.deps.replies.hostname,
+      protocol: this.heloVerb === 'EHLO' ? 'ESMTP' : 'SMTP',
+      id: s.id,
+      recipients: this.recipients,
+      nowMs: this.deps.clock.now(),
+    });
+    // One buffer, header and message, as the listener's reader builds it.
+    const full = Buffer.allocUnsafe(received.length + raw.length);
+    full.write(received, 0, 'latin1');
+    raw.copy(full, received.length);
+    const verdict = await s.data({ raw: full }, async (message) => {
       if (deliver === 'fail') throw new Error('the fixture\'s sink refuses this message');
       this.deps.onDelivered(message);
     });
+    const queued = this.deps.replies.queued(queueIdOf(s.id, d.transaction));
     // The session ends the transaction itself after DATA, whatever the outcome.
-    this.mailFrom = undefined;
+    // As on the listener: only the front's own 250 means the message was taken (a custom reply is the policy's).
+    d.dataFinished(replyForVerdict(verdict, 'data', this.deps.replies.hostname) === undefined);
+    this.mailFrom = '';
     this.recipients = [];
-    return this.policyReply(verdict, 'data', success(250, '2.0.0', 'OK: message queued'));
+    return this.policyReply(verdict, 'data', queued);
   }
 
   private policyReply(verdict: Verdict, phase: SmtpPhase, ok: SmtpReply): Reply {
-    const smtp = replyForVerdict(verdict, phase, this.deps.hostname) ?? ok;
+    const smtp = replyForVerdict(verdict, phase, this.deps.replies.hostname) ?? ok;
     const reply = fromSmtp(smtp, verdict.tarpitMs, verdict.fault === true, 'policy');
     if (this.deps.transcript !== undefined) {
       const notes = [
@@ -170,22 +266,39 @@ export class DrivenSession {
       ];
       this.line(`S: ${formatReply(smtp)}${notes.length > 0 ? `   [${notes.join(', ')}]` : ''}`);
     }
-    if (reply.disconnect) this.end('disconnect', `the server closed it after "${formatReply(smtp)}"`);
-    return reply;
+    if (reply.disconnect) {
+      this.end('disconnect', `the server closed it after "${formatReply(smtp)}"`);
+      return reply;
+    }
+    return this.afterReply(reply, smtp);
   }
 
-  /** A reply the front gives without policy; 4xx/5xx still count as rejections (the session records them). */
-  private frontReply(code: number, enhanced: string, text: string, record = true): Reply {
-    const smtp = protocolReply(code, enhanced, text, code === 421);
-    if (record && code >= 400) this.session!.protocolRejection(code);
+  /** A reply the front gives without policy; the dialogue says whether it counts as a rejection. */
+  private frontReply(smtp: SmtpReply, reason: CloseReason = 'disconnect'): Reply {
+    if (countsAsRejection(smtp, this.deps.replies)) this.session!.protocolRejection(smtp.code);
     this.line(`S: ${formatReply(smtp)}   [front]`);
-    if (smtp.close) this.end('disconnect', `the front closed it after "${formatReply(smtp)}"`);
-    return fromSmtp(smtp, 0, false, 'front');
+    const reply = fromSmtp(smtp, 0, false, 'front');
+    if (smtp.close) {
+      this.end(reason, `the front closed it after "${formatReply(smtp)}"`);
+      return reply;
+    }
+    return this.afterReply(reply, smtp);
+  }
+
+  /** A 4xx/5xx that left the session open may have been one error too many: the listener then closes with 421. */
+  private afterReply(reply: Reply, smtp: SmtpReply): Reply {
+    const enough = this.dialogue.replied(smtp.code);
+    if (enough === undefined) return reply;
+    this.session!.protocolRejection(enough.code);
+    this.line(`S: ${formatReply(enough)}   [front]`);
+    this.end('disconnect', `the front closed it after "${formatReply(enough)}"`);
+    return { ...reply, disconnect: true };
   }
 
   private resetTransaction(s: PolicySession): void {
     s.reset();
-    this.mailFrom = undefined;
+    this.dialogue.reset();
+    this.mailFrom = '';
     this.recipients = [];
   }
 
@@ -201,8 +314,19 @@ export class DrivenSession {
   }
 }
 
-function success(code: number, enhanced: string, text: string): SmtpReply {
-  return { code, enhanced, text, close: false };
+/** A command as the client writes it (DATA's message is shown separately). */
+export function commandLine(command: Command): string {
+  switch (command.verb) {
+    case 'ehlo':
+    case 'helo':
+      return `${command.verb.toUpperCase()} ${command.arg}`;
+    case 'mail':
+      return `MAIL FROM:<${command.arg}>`;
+    case 'rcpt':
+      return `RCPT TO:<${command.arg}>`;
+    default:
+      return command.verb.toUpperCase();
+  }
 }
 
 function fromSmtp(r: SmtpReply, tarpitMs: number, fault: boolean, source: Reply['source']): Reply {

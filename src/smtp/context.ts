@@ -6,6 +6,7 @@ import type { Clock } from '../clock.ts';
 import type { LimitsConfig } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import type { PolicyEngine } from '../policy/session-api.ts';
+import type { DialogueReplies } from './dialogue.ts';
 import type { Sink } from './sink.ts';
 import type { TrustMatcher } from './trust.ts';
 
@@ -16,6 +17,8 @@ export interface ConnectionContext {
   readonly clock: Clock;
   readonly monotonicMs: () => number;
   readonly hostname: string;
+  /** The replies moonwatch gives itself (greeting, timeouts, order errors …), from dialogue.ts. */
+  readonly replies: DialogueReplies;
   readonly limits: LimitsConfig;
   readonly trusted: TrustMatcher;
   /** "127.0.0.1:2525" once bound; scopes listener gauges. */

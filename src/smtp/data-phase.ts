@@ -8,6 +8,7 @@ import type { SMTPServerDataStream } from 'smtp-server';
 import { errorMessage } from '../errors.ts';
 import type { AcceptedMessage } from '../policy/session-api.ts';
 import type { PolicyConnection } from './connection.ts';
+import { HOST_FAULT_VERDICT, queueIdOf } from './dialogue.ts';
 import { RelayRejectedError } from './errors.ts';
 import { readMessage, type ViolationKind } from './message-reader.ts';
 import { receivedHeaderBytes } from './received.ts';
@@ -33,6 +34,7 @@ export async function runDataPhase(
       recipients: conn.session.envelope.rcptTo.map((r) => r.address),
       nowMs: conn.ctx.clock.now(),
     }),
+    conn,
   );
   // The client went away: there is nobody to answer, and the session is closed.
   if (conn.isFinished) return;
@@ -60,7 +62,7 @@ export async function runDataPhase(
     });
   } catch (err) {
     conn.log.error({ phase: 'data', err: errorMessage(err) }, 'policy phase failed');
-    verdict = { action: 'tempfail', code: 451, enhanced: '4.3.0', text: 'Local error in processing', tarpitMs: 0 } as const;
+    verdict = HOST_FAULT_VERDICT;
     report = true;
   }
   if (verdict.tarpitMs > 0) await conn.tarpitFor(verdict.tarpitMs);
@@ -70,16 +72,16 @@ export async function runDataPhase(
     const r = sinkError.reply;
     reply = protocolReply(r.code, r.enhanced === '' ? (r.code >= 500 ? '5.0.0' : '4.0.0') : r.enhanced, r.text, reply.close);
   }
-  const queueId = `${policy.id}.${conn.session.transaction}`;
-  if (reply === undefined && conn.ctx.logger.isLevelEnabled('info')) {
-    conn.log.info({ queueId, bytes: raw.length, recipients: conn.session.envelope.rcptTo.length, sink: conn.ctx.sink.type, stored: storedAs }, 'message accepted');
+  const queueId = queueIdOf(policy.id, conn.dialogue.transaction);
+  if (reply === undefined && conn.ctx.logger.isLevelEnabled('debug')) {
+    conn.log.debug({ queueId, bytes: raw.length, recipients: conn.session.envelope.rcptTo.length, sink: conn.ctx.sink.type, stored: storedAs }, 'message accepted');
   }
-  conn.answer(reply, report, callback, `Ok: queued as ${queueId}`);
-  finishTransaction(conn, reply === undefined);
+  conn.answer(reply, report, callback, undefined, conn.ctx.replies.queued(queueId));
+  finishTransaction(conn, reply === undefined, queueId);
 }
 
-function finishTransaction(conn: PolicyConnection, accepted: boolean): void {
-  conn.markTransactionDone(accepted);
+function finishTransaction(conn: PolicyConnection, accepted: boolean, queueId?: string): void {
+  conn.markTransactionDone(accepted, queueId);
   conn.armDeadline();
 }
 

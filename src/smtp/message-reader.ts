@@ -83,20 +83,28 @@ export class MessageScanner {
   }
 }
 
+/** Told how many bytes each chunk brought (the minimum data rate's clock). */
+export interface DataProgress {
+  onDataBytes(bytes: number): void;
+}
+
 const ABORTED: ReadResult = Object.freeze({ ok: false, violation: 'aborted', bytes: 0 });
 
 /**
  * Consumes the whole stream; resolves `aborted` when it breaks off (the client
  * went away). `prefix` is called once the message is complete and good.
  */
-export function readMessage(stream: Readable, limits: ReadLimits, prefix?: () => Buffer): Promise<ReadResult> {
+export function readMessage(stream: Readable, limits: ReadLimits, prefix?: () => Buffer, progress?: DataProgress): Promise<ReadResult> {
   return new Promise((resolve) => {
     const scanner = new MessageScanner(limits);
     let done = false;
     // Plain listeners and a flag rather than once(): the stream is dropped after
     // DATA anyway, and this runs for every message. (No named closures either:
     // under tsx every one costs a defineProperty each time it is created.)
-    stream.on('data', (chunk: Buffer) => scanner.push(chunk));
+    stream.on('data', (chunk: Buffer) => {
+      scanner.push(chunk);
+      progress?.onDataBytes(chunk.length);
+    });
     stream.on('end', () => {
       if (done) return;
       done = true;

@@ -17,7 +17,8 @@ import { PolicyConnection } from './connection.ts';
 import type { ConnectionContext } from './context.ts';
 import { runDataPhase } from './data-phase.ts';
 import { ListenError } from './errors.ts';
-import { formatReply, protocolReply } from './reply.ts';
+import { DialogueReplies } from './dialogue.ts';
+import { formatReply, type SmtpReply } from './reply.ts';
 import type { Sink } from './sink.ts';
 import { createTrustMatcher } from './trust.ts';
 
@@ -30,6 +31,8 @@ export interface SmtpServerOptions {
   /** Overrides config.listen (tests bind 127.0.0.1:0 and [::1]:0). */
   readonly listen?: readonly ListenAddress[];
   readonly monotonicMs?: () => number;
+  /** Called with every accepted connection (instrumentation; the dialogue parity test drives deadlines through it). */
+  readonly onConnection?: (connection: PolicyConnection) => void;
 }
 
 export interface BoundAddress {
@@ -98,6 +101,7 @@ class PolicySmtpServer extends SMTPServer {
     options: ConstructorParameters<typeof SMTPServer>[0],
     private readonly ctx: ConnectionContext,
     private readonly state: ListenerState,
+    private readonly onConnection: ((connection: PolicyConnection) => void) | undefined,
   ) {
     super(options);
     // Connection errors inside a transaction are re-emitted here; they are
@@ -135,17 +139,14 @@ class PolicySmtpServer extends SMTPServer {
     this.connections.add(connection);
     connection.on('error', (err: Error) => this._onError(err));
     connection.init();
+    this.onConnection?.(connection);
   }
 
   private refuse(socket: Socket, peer: string, why: 'total' | 'per-ip' | 'shutdown' | 'error'): void {
     if (why === 'total' || why === 'per-ip') this.state.refusedByCaps += 1;
     this.ctx.logger.info({ peer, cap: why }, 'connection refused');
-    const reply =
-      why === 'shutdown'
-        ? protocolReply(421, '4.3.2', `${this.ctx.hostname} Service shutting down, try again later`)
-        : why === 'error'
-          ? protocolReply(421, '4.3.0', `${this.ctx.hostname} Local error, try again later`)
-          : protocolReply(421, '4.7.0', `${this.ctx.hostname} Too many connections${why === 'per-ip' ? ' from your address' : ''}, try again later`);
+    const replies = this.ctx.replies;
+    const reply = why === 'shutdown' ? replies.shutdown : why === 'error' ? replies.localError() : replies.tooManyConnections(why === 'per-ip');
     socket.on('error', () => undefined);
     socket.end(`${formatReply(reply)}\r\n`);
     setTimeout(() => socket.destroy(), 1000).unref();
@@ -189,6 +190,7 @@ export async function startSmtpServer(opts: SmtpServerOptions): Promise<SmtpList
   const limits = config.limits;
   const state = new ListenerState(new ConnectionCaps(limits.maxConnections, limits.maxConnectionsPerIp));
   const trusted = createTrustMatcher(config.xclient.trusted);
+  const replies = new DialogueReplies(config.hostname, config.banner);
   const servers: PolicySmtpServer[] = [];
   for (const addr of opts.listen ?? config.listen) {
     const server: PolicySmtpServer = new PolicySmtpServer(
@@ -218,12 +220,14 @@ export async function startSmtpServer(opts: SmtpServerOptions): Promise<SmtpList
         clock: opts.clock,
         monotonicMs: opts.monotonicMs ?? systemMonotonicMs,
         hostname: config.hostname,
+        replies,
         limits,
         trusted,
         listenerId: () => server.boundId,
         isShuttingDown: () => state.shuttingDown,
       },
       state,
+      opts.onConnection,
     );
     try {
       await listen(server, addr);
@@ -239,7 +243,7 @@ export async function startSmtpServer(opts: SmtpServerOptions): Promise<SmtpList
   return {
     addresses: () => servers.map((s) => boundAddress(s)),
     stats: () => ({ open: state.caps.total, accepted: state.accepted, refusedByCaps: state.refusedByCaps }),
-    close: (graceMs: number) => (closing ??= shutdown(servers, state, logger, config.hostname, graceMs)),
+    close: (graceMs: number) => (closing ??= shutdown(servers, state, logger, replies.shutdown, graceMs)),
     updateTls(tls) {
       if (config.tls === undefined) throw new Error('STARTTLS is not configured on this listener');
       for (const s of servers) s.updateSecureContext({ key: tls.key, cert: tls.cert });
@@ -267,11 +271,10 @@ function boundAddress(server: PolicySmtpServer): BoundAddress {
   return { host: a.address, port: a.port, family, id: family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}` };
 }
 
-async function shutdown(servers: PolicySmtpServer[], state: ListenerState, logger: Logger, hostname: string, graceMs: number): Promise<void> {
+async function shutdown(servers: PolicySmtpServer[], state: ListenerState, logger: Logger, bye: SmtpReply, graceMs: number): Promise<void> {
   state.shuttingDown = true;
   const stopped = Promise.all(servers.map((s) => new Promise<void>((r) => s.server.close(() => r()))));
   logger.info({ open: state.connections.size, graceMs }, 'shutting down: no new connections');
-  const bye = protocolReply(421, '4.3.2', `${hostname} Service shutting down, try again later`);
   // Sessions between transactions have nothing to finish.
   for (const c of state.connections) {
     if (!c.busy && !c.inTransaction) c.closeQuietly('shutdown', bye);

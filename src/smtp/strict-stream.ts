@@ -21,7 +21,15 @@ export class StrictSmtpStream extends SMTPStream {
     super(options);
   }
 
+  /**
+   * Bytes of the input being parsed that come after the command now being
+   * handled (the connection subtracts each command line as it is emitted):
+   * more than zero at DATA means the client sent message data before our 354.
+   */
+  inputLeft = 0;
+
   override _write(chunk: Buffer, encoding: BufferEncoding | 'buffer', next: (err?: Error | null) => void): void {
+    if (!this._dataMode) this.inputLeft = this._remainder.length + chunk.length;
     if (!this._dataMode && !this.isClosed && chunk.length > 0) {
       let lf = chunk.indexOf(0x0a);
       while (lf !== -1) {

@@ -49,7 +49,7 @@ describe('sessions and replies', () => {
       '(connect from 192.0.2.10, session 1.1)',
       'S: 220 mx.moonwatch.test ESMTP moonwatch',
       'C: EHLO mx.sender.test',
-      'S: 250 mx.moonwatch.test',
+      'S: 250 mx.moonwatch.test Hello [192.0.2.10]',
       'C: MAIL FROM:<a@sender.test>',
       'S: 250 2.1.0 Accepted',
       'C: RCPT TO:<nobody@example.test>',

@@ -20,7 +20,7 @@ beforeAll(async () => {
     startTestServer({
       scripts: { accept: ACCEPT_POLICY },
       ipv4Only: true,
-      yaml: 'limits:\n  idle_timeout_ms: 25000\n  command_timeout_ms: 1000\n  data_timeout_ms: 12000',
+      yaml: 'limits:\n  idle_timeout_ms: 25000\n  command_timeout_ms: 1000\n  data_timeout_ms: 12000\n  # This test trickles on purpose: the minimum data rate is tested in server-hostile-input.test.ts.\n  min_data_rate: 0',
     }),
     startTestServer({
       scripts: { accept: ACCEPT_POLICY },

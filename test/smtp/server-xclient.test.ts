@@ -46,16 +46,17 @@ describe('XCLIENT', () => {
     const { client } = await srv.connect({ localAddress: proxy });
     const ehlo = await client.command('EHLO proxy.example');
     expect(ehlo.lines.some((l) => /^250[ -]XCLIENT NAME ADDR/.test(l))).toBe(true);
-    expect(srv.gauge(proxy)).toBe(1);
+    // A trusted proxy is not counted as itself while it only says EHLO/XCLIENT (issue 14).
+    expect(srv.gauge(proxy)).toBe(0);
     const greeting = await client.command('XCLIENT ADDR=198.51.100.7 NAME=relay.example HELO=relay.example');
     expect(greeting.lines).toEqual(['220 mx.test.example ESMTP moonwatch']);
-    // The proxy's own session is closed (gauge with it), the new one is counted and open.
+    // The posed client's session is counted and open; the proxy never had one.
     expect(srv.gauge(proxy)).toBe(0);
-    expect(srv.count('connections', proxy)).toBe(1);
+    expect(srv.count('connections', proxy)).toBe(0);
     expect(srv.count('connections', '198.51.100.7')).toBe(1);
     expect(srv.gauge('198.51.100.7')).toBe(1);
     const closed = logged(srv.records, 'session closed').filter((r) => r.peer === proxy);
-    expect(closed.map((r) => r.reason)).toEqual(['xclient']);
+    expect(closed).toEqual([]);
 
     // The client must greet again; then the transaction belongs to the new address.
     expect((await client.command('MAIL FROM:<a@sender.example>')).code).toBe(503);
