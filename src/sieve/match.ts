@@ -176,9 +176,12 @@ export function compileRegex(pattern: string, comparator: Comparator): RegExp {
       linearEngine = false;
     }
   }
-  const flags = (comparator === 'i;ascii-casemap' ? 'i' : '') + (linearEngine ? 'l' : '');
+  // The linear engine has no `i` flag: i;ascii-casemap spells both cases out instead.
+  const casemap = comparator === 'i;ascii-casemap';
+  const source = casemap && linearEngine ? bothCases(pattern) : pattern;
+  const flags = (casemap && !linearEngine ? 'i' : '') + (linearEngine ? 'l' : '');
   try {
-    return new RegExp(pattern, flags);
+    return new RegExp(source, flags);
   } catch (err) {
     const msg = (err as Error).message.replace(/^Invalid regular expression: /, '');
     if (/linear time/.test(msg)) {
@@ -189,3 +192,57 @@ export function compileRegex(pattern: string, comparator: Comparator): RegExp {
 }
 
 export class RegexError extends Error {}
+
+/** Escapes whose next characters are not pattern letters: \xHH, \uHHHH or \u{…}, \cX, \p{…}, \k<…>. */
+const ESCAPE_TAIL = /^(x[0-9A-Fa-f]{2}|u\{[0-9A-Fa-f]+\}|u[0-9A-Fa-f]{4}|c[A-Za-z]|[pP]\{[^}]*\}|k<[^>]*>|[\s\S])/;
+
+/**
+ * "ab[c-d]" → "[aA][bB][c-dC-D]": ASCII case-insensitivity written into the
+ * pattern. Escapes (\d, \W, \x41 …) are copied as they are.
+ */
+function bothCases(pattern: string): string {
+  const swap = (c: string) => (c >= 'a' && c <= 'z' ? c.toUpperCase() : c >= 'A' && c <= 'Z' ? c.toLowerCase() : c);
+  let out = '';
+  let i = 0;
+  while (i < pattern.length) {
+    const c = pattern[i]!;
+    if (c === '\\') {
+      const tail = ESCAPE_TAIL.exec(pattern.slice(i + 1))?.[0] ?? '';
+      out += c + tail;
+      i += 1 + tail.length;
+    } else if (c === '[') {
+      // A class: its body, then the body again with letters case-swapped.
+      let j = i + 1;
+      if (pattern[j] === '^') j++;
+      if (pattern[j] === ']') j++;
+      let body = '';
+      let swapped = '';
+      while (j < pattern.length && pattern[j] !== ']') {
+        if (pattern[j] === '\\') {
+          const tail = ESCAPE_TAIL.exec(pattern.slice(j + 1))?.[0] ?? '';
+          body += `\\${tail}`;
+          swapped += `\\${tail}`;
+          j += 1 + tail.length;
+        } else {
+          body += pattern[j];
+          swapped += swap(pattern[j]!);
+          j++;
+        }
+      }
+      out += pattern.slice(i, pattern[i + 1] === '^' ? i + 2 : i + 1) + body + (swapped === body ? '' : swapped) + ']';
+      i = j + 1;
+    } else if (/[A-Za-z]/.test(c)) {
+      out += `[${c}${swap(c)}]`;
+      i++;
+    } else if (c === '(' && pattern[i + 1] === '?' && pattern[i + 2] === '<' && /[A-Za-z]/.test(pattern[i + 3] ?? '')) {
+      // A named group's name is not a pattern letter.
+      const end = pattern.indexOf('>', i);
+      out += pattern.slice(i, end + 1);
+      i = end + 1;
+    } else {
+      out += c;
+      i++;
+    }
+  }
+  return out;
+}
