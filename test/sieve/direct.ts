@@ -11,11 +11,12 @@ import { T0 } from '../helpers/engine.ts';
 /** Compiles one script for a phase and runs it on a bare session state: no engine, no Lua VM. */
 export function runDirect(
   src: string,
-  opts: { phase?: SievePhase; peer?: string; onError?: RuntimeErrorMode; state?: Partial<SessionState> } = {},
+  opts: { phase?: SievePhase; peer?: string; onError?: RuntimeErrorMode; state?: Partial<SessionState>; setup?: (store: AuditStore, clock: ManualClock) => void; start?: number } = {},
 ): { result: SieveResult; state: SessionState; records: ReturnType<typeof captureLogger>['records'] } {
-  const clock = new ManualClock(T0);
+  const clock = new ManualClock(opts.start ?? T0);
   const { logger, records } = captureLogger('debug');
-  const store = new AuditStore({ clock, logger, monitors: ['60,10'] });
+  const store = new AuditStore({ clock, logger, monitors: ['60,10', '300,6'] });
+  opts.setup?.(store, clock);
   const phase = opts.phase ?? 'connect';
   const set = SievePhases.compile({ phases: { [phase]: ['t.siv'] }, runtimeError: opts.onError ?? 'fail' }, () => src, {
     store,
