@@ -110,6 +110,7 @@ export function bindCommand(file: string, phase: PhaseName, node: CommandNode, r
     args,
     ...(matcher ? { matcher } : {}),
     ...(regex ? { regex } : {}),
+    ...(matcher?.kind === 'regex' && !regex ? { regexCache: new Map<string, RegExp>() } : {}),
   };
   s.check?.(call, fail);
   return { spec: s, call };

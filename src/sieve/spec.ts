@@ -25,6 +25,8 @@ export interface BoundCall {
   readonly matcher?: Matcher;
   /** A :regex key written as a literal, compiled once at load. */
   readonly regex?: RegExp;
+  /** An interpolated :regex key: patterns compiled so far by this command (bounded). */
+  readonly regexCache?: Map<string, RegExp>;
 }
 
 export type Fail = (pos: SievePos, message: string) => never;

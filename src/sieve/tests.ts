@@ -13,14 +13,14 @@ import { asList, asNumber, evalArg, type Run } from './values.ts';
 const MESSAGE_PHASES: readonly PhaseName[] = ['data', 'data_spool', 'each_rcpt'];
 const ENVELOPE_FROM_PHASES: readonly PhaseName[] = ['mailfrom', 'rcptto', ...MESSAGE_PHASES];
 const ADDRESS_PART = { all: { group: 'address-part' }, localpart: { group: 'address-part' }, domain: { group: 'address-part' } } as const;
-/** Dynamic :regex keys compiled per run are cached; a script cannot grow this past the cap. */
-const REGEX_CACHE_MAX = 256;
-const regexCache = new Map<string, RegExp>();
+/** Interpolated :regex keys are compiled once per distinct pattern, per command, up to this many. */
+const REGEX_CACHE_MAX = 32;
 
 function regexFor(call: BoundCall): (pattern: string) => RegExp {
   if (call.regex) return () => call.regex!;
+  const regexCache = call.regexCache!;
   return (pattern) => {
-    const key = `${call.matcher!.comparator}\0${pattern}`;
+    const key = pattern;
     let r = regexCache.get(key);
     if (r === undefined) {
       try {
