@@ -1,8 +1,8 @@
 import { MAX_TARPIT_SECONDS } from '../msys/constants.ts';
-import type { PhaseName } from '../policy/phases.ts';
 import { SieveRuntimeError } from './errors.ts';
 import type { BoundCall, CommandSpec, Fail } from './spec.ts';
 import { asNumber, asText, evalArg, MAX_HASH_KEYS, type Run, type SieveHash } from './values.ts';
+import type { SievePhase } from './config.ts';
 
 /**
  * The actions. They write the same disposition the Lua vctx methods write
@@ -10,7 +10,7 @@ import { asNumber, asText, evalArg, MAX_HASH_KEYS, type Run, type SieveHash } fr
  * the same Verdict, reply, counters and log line as a Lua one.
  */
 const MAX_REPLY_TEXT = 512;
-const TRANSACTION_PHASES: readonly PhaseName[] = ['mailfrom', 'rcptto', 'data', 'data_spool', 'each_rcpt'];
+const TRANSACTION_PHASES: readonly SievePhase[] = ['mailfrom', 'rcptto', 'data', 'data_spool', 'each_rcpt'];
 
 function replyCode(rt: Run, call: BoundCall): number {
   const n = asNumber(evalArg(rt, call.args[0]!), 'the reply code');

@@ -1,4 +1,3 @@
-import type { PhaseName } from '../policy/phases.ts';
 import { ACTION_COMMANDS } from './actions.ts';
 import type { Arg, CommandNode, StringArg } from './ast.ts';
 import { AUDIT_COMMANDS } from './audit-commands.ts';
@@ -6,6 +5,7 @@ import { SieveParseError, type SievePos } from './errors.ts';
 import { COMPARATORS, compileRegex, MATCH_TAGS, matcherProblem, RegexError, RELATIONS, type Comparator, type Matcher, type MatchKind, type Relation } from './match.ts';
 import type { BoundCall, CommandSpec, Role } from './spec.ts';
 import { TEST_COMMANDS } from './tests.ts';
+import type { SievePhase } from './config.ts';
 
 /** Every command this host runs, by name: the load-time checker and docs/sieve.md list the same set. */
 export const COMMANDS: Readonly<Record<string, CommandSpec>> = Object.freeze({ ...AUDIT_COMMANDS, ...ACTION_COMMANDS, ...TEST_COMMANDS });
@@ -17,7 +17,7 @@ const ROLE_WORD: Record<Role, string> = { action: 'an action', test: 'a test', v
  * and literal option values) and binds it for the evaluator. Every problem is
  * a SieveParseError at the offending argument: load time, not session time.
  */
-export function bindCommand(file: string, phase: PhaseName, node: CommandNode, role: Role): { spec: CommandSpec; call: BoundCall } {
+export function bindCommand(file: string, phase: SievePhase, node: CommandNode, role: Role): { spec: CommandSpec; call: BoundCall } {
   const fail = (pos: SievePos, msg: string): never => {
     throw new SieveParseError(file, pos, msg);
   };

@@ -1,8 +1,11 @@
-import type { PhaseName } from '../policy/phases.ts';
 import type { RuntimeErrorMode } from './evaluator.ts';
 
-/** The phases a Sieve script can be configured for (dealloc has nothing to decide). */
-export const SIEVE_PHASES = ['accept', 'connect', 'ehlo', 'mailfrom', 'rcptto', 'data', 'data_spool', 'each_rcpt'] as const satisfies readonly PhaseName[];
+/**
+ * The phases a Sieve script can be configured for: the policy layer's phase
+ * names (policy/phases.ts, which sits above this layer; a test keeps the two
+ * in step), except dealloc, which has nothing to decide.
+ */
+export const SIEVE_PHASES = ['accept', 'connect', 'ehlo', 'mailfrom', 'rcptto', 'data', 'data_spool', 'each_rcpt'] as const;
 export type SievePhase = (typeof SIEVE_PHASES)[number];
 
 /** Momentum's names for the same phases, accepted as aliases in the config. */

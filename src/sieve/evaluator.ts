@@ -1,9 +1,9 @@
-import type { PhaseName } from '../policy/phases.ts';
 import type { Arg, Statement, TestNode } from './ast.ts';
 import { bindCommand } from './commands.ts';
 import { SieveRuntimeError } from './errors.ts';
 import type { BoundCall, CommandSpec } from './spec.ts';
 import { asList, evalArg, type Run, type Value } from './values.ts';
+import type { SievePhase } from './config.ts';
 
 /**
  * Scripts are compiled to closures once, at load: each statement and test
@@ -18,7 +18,7 @@ export type RuntimeErrorMode = 'fail' | 'continue';
 
 export interface CompileContext {
   readonly file: string;
-  readonly phase: PhaseName;
+  readonly phase: SievePhase;
   readonly onError: RuntimeErrorMode;
 }
 

@@ -2,8 +2,7 @@ import type { Logger } from '../log.ts';
 import { ScriptFault } from '../lua/errors.ts';
 import type { SourceReader } from '../lua/sources.ts';
 import type { SessionState } from '../msys/session-state.ts';
-import type { PhaseName } from '../policy/phases.ts';
-import type { SievePhase, SieveScriptsOptions } from './config.ts';
+import { SIEVE_PHASES, type SievePhase, type SieveScriptsOptions } from './config.ts';
 import { SieveParseError } from './errors.ts';
 import { compileBlock, type Exec } from './evaluator.ts';
 import { parseSieve } from './parser.ts';
@@ -26,7 +25,7 @@ const DONE: SieveResult = { kind: 'done' };
  * save keeps the live generation) and run per phase after the Lua modules.
  */
 export class SievePhases {
-  private readonly byPhase = new Map<PhaseName, CompiledScript[]>();
+  private readonly byPhase = new Map<string, CompiledScript[]>();
 
   /** Throws ScriptFault (kind 'load') naming file:line:col on any parse or check error. */
   static compile(opts: SieveScriptsOptions, sources: SourceReader, env: SieveEnv): SievePhases {
@@ -57,14 +56,15 @@ export class SievePhases {
 
   private constructor(private readonly env: SieveEnv) {}
 
-  has(phase: PhaseName): boolean {
+  /** `phase` is the policy layer's phase name; dealloc and unknown names have no scripts. */
+  has(phase: string): boolean {
     return this.byPhase.has(phase);
   }
 
   /** Runs the phase's scripts in order until one takes a terminal action or faults. */
-  run(state: SessionState, phase: PhaseName, log: () => Logger): SieveResult {
+  run(state: SessionState, phase: string, log: () => Logger): SieveResult {
     const scripts = this.byPhase.get(phase);
-    if (scripts === undefined) return CONT;
+    if (scripts === undefined || !isSievePhase(phase)) return CONT;
     for (const s of scripts) {
       const rt = new Run(this.env, state, phase, s.file, log);
       try {
@@ -84,4 +84,8 @@ export class SievePhases {
     }
     return CONT;
   }
+}
+
+function isSievePhase(name: string): name is SievePhase {
+  return (SIEVE_PHASES as readonly string[]).includes(name);
 }

@@ -1,8 +1,8 @@
-import type { PhaseName } from '../policy/phases.ts';
 import type { Arg, StringArg } from './ast.ts';
 import type { SievePos } from './errors.ts';
 import type { Comparator, Matcher, MatchKind } from './match.ts';
 import type { Run, Value } from './values.ts';
+import type { SievePhase } from './config.ts';
 
 /** What a command is used as: a statement, a test (in if/allof/anyof/not) or the right side of "=". */
 export type Role = 'action' | 'test' | 'value';
@@ -19,7 +19,7 @@ export interface BoundCall {
   readonly name: string;
   readonly file: string;
   readonly pos: SievePos;
-  readonly phase: PhaseName;
+  readonly phase: SievePhase;
   readonly tags: ReadonlyMap<string, StringArg | true>;
   readonly args: readonly Arg[];
   readonly matcher?: Matcher;
@@ -41,7 +41,7 @@ export interface CommandSpec {
   /** Takes :comparator and one match type (ec_test, header, address, envelope). */
   readonly matching?: { readonly comparator: Comparator; readonly match: MatchKind };
   /** The phases where the command has something to work on; elsewhere it is a load error. */
-  readonly phases?: readonly PhaseName[];
+  readonly phases?: readonly SievePhase[];
   readonly phaseNote?: string;
   /** Further load-time checks of literal arguments (option values, codes). */
   readonly check?: (call: BoundCall, fail: Fail) => void;

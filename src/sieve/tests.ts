@@ -1,17 +1,17 @@
 import { headerValues, parseMessage } from '../msys/headers.ts';
 import type { MessageBody } from '../msys/session-state.ts';
-import type { PhaseName } from '../policy/phases.ts';
 import { SieveRuntimeError } from './errors.ts';
 import { compileRegex, matchAny, RegexError, type Matcher } from './match.ts';
 import type { BoundCall, CommandSpec, Fail } from './spec.ts';
 import { asList, asNumber, evalArg, type Run } from './values.ts';
+import type { SievePhase } from './config.ts';
 
 /**
  * ec_test (spec §9.7) and the RFC 5228 tests a policy needs at the SMTP
  * phases: header, address, envelope, exists, size.
  */
-const MESSAGE_PHASES: readonly PhaseName[] = ['data', 'data_spool', 'each_rcpt'];
-const ENVELOPE_FROM_PHASES: readonly PhaseName[] = ['mailfrom', 'rcptto', ...MESSAGE_PHASES];
+const MESSAGE_PHASES: readonly SievePhase[] = ['data', 'data_spool', 'each_rcpt'];
+const ENVELOPE_FROM_PHASES: readonly SievePhase[] = ['mailfrom', 'rcptto', ...MESSAGE_PHASES];
 const ADDRESS_PART = { all: { group: 'address-part' }, localpart: { group: 'address-part' }, domain: { group: 'address-part' } } as const;
 /** Interpolated :regex keys are compiled once per distinct pattern, per command, up to this many. */
 const REGEX_CACHE_MAX = 32;

@@ -3,10 +3,10 @@ import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import { expandMacro } from '../msys/macro.ts';
 import type { SessionState } from '../msys/session-state.ts';
-import type { PhaseName } from '../policy/phases.ts';
 import type { WarnOnce } from '../semantics/audit-query.ts';
 import type { Arg, StringArg } from './ast.ts';
 import { SieveRuntimeError } from './errors.ts';
+import type { SievePhase } from './config.ts';
 
 /** A Sieve++ value: a string, a number literal, a string list or a hash. */
 export type SieveHash = Map<string, Value>;
@@ -38,7 +38,7 @@ export class Run {
   constructor(
     readonly env: SieveEnv,
     readonly state: SessionState,
-    readonly phase: PhaseName,
+    readonly phase: SievePhase,
     readonly file: string,
     readonly log: () => Logger,
   ) {}

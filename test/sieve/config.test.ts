@@ -8,6 +8,8 @@ import { engineOptionsFrom } from '../../src/config/schema.ts';
 import { AuditStore } from '../../src/audit/store.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { captureLogger } from '../../src/log.ts';
+import { PHASES } from '../../src/policy/phases.ts';
+import { SIEVE_PHASES } from '../../src/sieve/config.ts';
 
 let dir: string;
 let file: string;
@@ -34,6 +36,10 @@ function failure(sieve: string[]): ConfigError {
 }
 
 describe('scripts.sieve', () => {
+  it('names exactly the policy phases that decide something (all but dealloc)', () => {
+    expect([...SIEVE_PHASES]).toEqual(PHASES.map((p) => p.name).filter((n) => n !== 'dealloc'));
+  });
+
   it('maps phases (ours or Momentum\'s *_phase1 names) to .siv files and reaches the engine options', () => {
     const cfg = config(['connect: [limits.siv]', 'connect_phase1: [more.siv]', 'rcptto: dha.siv', 'spool_phase1: [spool.siv]', 'runtime_error: continue']);
     expect(cfg.scripts.sieve).toEqual({
