@@ -17,9 +17,11 @@ export type WarnOnce = (key: string, message: string) => void;
 export const CLUSTER_SINGLE_NODE = 'cluster-single-node';
 
 /**
- * The scope of a cluster-wide read. The store answers 'cluster' from this
- * node's figures until clustering feeds it (spec §14 #17: local figures,
- * warned once).
+ * The scope of a cluster-wide read, for Lua's `cluster = true` and Sieve's
+ * `_cluster` commands alike. The store answers 'cluster' from this node's
+ * figures until clustering feeds it (spec §14 #17: local figures, warned
+ * once). This is the one place that decides the warning: when the store can
+ * tell that it is clustered, only the unclustered case should warn.
  */
 export function clusterScope(warnOnce: WarnOnce, what: string): Scope {
   warnOnce(CLUSTER_SINGLE_NODE, `${what} on a single node; answering with local figures`);
