@@ -55,13 +55,13 @@ export function tokenize(file: string, src: string): Token[] {
       continue;
     }
     if (c === '/' && src[i + 1] === '*') {
-      const start = i;
+      const open = pos(i);
       i += 2;
       while (i < src.length && !(src[i] === '*' && src[i + 1] === '/')) {
         if (src[i] === '\n') newline(i);
         i++;
       }
-      if (i >= src.length) fail(start, 'unterminated comment: expected "*/"');
+      if (i >= src.length) throw new SieveParseError(file, open, 'unterminated comment: expected "*/"');
       i += 2;
       continue;
     }
@@ -72,7 +72,7 @@ export function tokenize(file: string, src: string): Token[] {
       let text = '';
       i++;
       for (;;) {
-        if (i >= src.length) fail(start, 'unterminated string: expected a closing \'"\'');
+        if (i >= src.length) throw new SieveParseError(file, p, 'unterminated string: expected a closing \'"\'');
         const d = src[i]!;
         if (d === '"') break;
         if (d === '\\' && i + 1 < src.length) {

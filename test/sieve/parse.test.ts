@@ -30,6 +30,8 @@ describe('parse errors point at file:line:col with what was expected', () => {
     ['/* open', 't.siv:1:1: unterminated comment: expected "*/"'],
     ['$x = text: oops\nline\n.\n;', 't.siv:1:12: expected a line break after "text:"'],
     ['ec_action 550 @;', 't.siv:1:15: unexpected character "@"'],
+    ['stop;\n  $x = "two\nlines', 't.siv:2:8: unterminated string: expected a closing \'"\''],
+    ['/* a\nb', 't.siv:1:1: unterminated comment: expected "*/"'],
   ])('%j', (src, message) => {
     expect(loadError(src)).toBe(message);
   });
