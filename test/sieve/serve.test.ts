@@ -46,12 +46,15 @@ function open(localAddress: string): Promise<Socket> {
   });
 }
 
+const rcptPolicy = (v: number) => `if envelope :localpart :is "to" "nobody" {\n  ec_action 550 "5.1.1 No such user (v${v})";\n}\n`;
+
 const connectDecisions = (peer: string) => (l: Record<string, unknown>) => l.msg === 'phase decision' && l.phase === 'connect' && l.peer === peer;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'mw-sieve-serve-'));
   mkdirSync(join(dir, 'scripts', 'sieve'), { recursive: true });
   for (const f of SCRIPTS) copyFileSync(join('examples/policies/sieve', f), join(dir, 'scripts', 'sieve', f));
+  writeFileSync(join(dir, 'scripts', 'rcpt.siv'), rcptPolicy(1));
   writeFileSync(
     join(dir, 'moonwatch.yaml'),
     [
@@ -61,9 +64,11 @@ beforeAll(async () => {
       'scripts:',
       '  dir: scripts',
       '  modules: []',
-      '  hot_reload: false',
+      '  hot_reload: true',
+      '  reload_debounce_ms: 20',
       '  sieve:',
       `    connect_phase1: [${SCRIPTS.map((f) => `sieve/${f}`).join(', ')}]`,
+      '    rcptto: [rcpt.siv]',
       'sink: { type: discard }',
       'limits: { max_connections: 2000, max_connections_per_ip: 2000 }',
     ].join('\n'),
@@ -128,4 +133,16 @@ describe('moonwatch serve runs the reference Sieve scripts', () => {
     expect(slowed).toMatchObject({ verdict: 'continue' });
     expect(lines.filter(connectDecisions(peer)).every((d) => d.verdict === 'continue')).toBe(true);
   }, 120_000);
+
+  it('a saved .siv goes live without a restart (the watcher), and a broken save keeps it', async () => {
+    const rcpt = () => swaks(['--local-interface', '127.0.0.14', '--from', 'a@sender.example', '--to', 'nobody@example.test']);
+    expect((await rcpt()).out).toMatch(/<\*\* 550 5\.1\.1 No such user \(v1\)/);
+    writeFileSync(join(dir, 'scripts', 'rcpt.siv'), rcptPolicy(2));
+    await waitFor((l) => l.msg === 'reload: new script generation live', 'the reload line');
+    expect((await rcpt()).out).toMatch(/<\*\* 550 5\.1\.1 No such user \(v2\)/);
+    writeFileSync(join(dir, 'scripts', 'rcpt.siv'), 'if envelope :is "to" "x" {\n');
+    const [failed] = await waitFor((l) => l.msg === 'reload failed; keeping the live generation', 'the failed reload line');
+    expect(failed).toMatchObject({ script: 'rcpt.siv', line: 2 });
+    expect((await rcpt()).out).toMatch(/No such user \(v2\)/);
+  }, 60_000);
 });
