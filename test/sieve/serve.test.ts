@@ -60,7 +60,9 @@ beforeAll(async () => {
     [
       'listen: ["127.0.0.1:0"]',
       'hostname: mx.sieve.example',
-      'inbound_audit: { monitors: ["60,10", "300,6"] }',
+      // Monitor 0 (what ec_ip_connections "0" reads) is hour-long, so the rate
+      // branch does not depend on how fast a busy machine opens 300 connections.
+      'inbound_audit: { monitors: ["3600,2", "60,10", "300,6"] }',
       'scripts:',
       '  dir: scripts',
       '  modules: []',
@@ -117,7 +119,7 @@ describe('moonwatch serve runs the reference Sieve scripts', () => {
     }
   });
 
-  it('the 300th connection within a minute is slowed by 5 s (spec 9.10 rate branch)', async () => {
+  it('the 300th connection of the hour is slowed by 5 s (spec 9.10 rate branch)', async () => {
     const peer = '127.0.0.13';
     // 299 connections, ten at a time (under the 20-session cap): counted at accept, dropped after the greeting.
     for (let batch = 0; batch < 299; batch += 10) {
@@ -125,14 +127,18 @@ describe('moonwatch serve runs the reference Sieve scripts', () => {
       socks.forEach((s) => s.destroy());
     }
     await waitFor(connectDecisions(peer), '299 connect decisions', 299);
-    const r = await swaks(['--local-interface', peer, '--from', 'a@sender.example', '--to', 'b@example.test']);
-    expect(r.code).toBe(0);
-    expect(r.out).toMatch(/<- {2}250 /);
-    // Rate = 300 ≥ 300 at the 300th connection (swaks'): a 5 s tarpit before the greeting.
-    const [slowed] = await waitFor((l) => connectDecisions(peer)(l) && l.tarpit_ms === 5000, 'the tarpitted connect decision');
-    expect(slowed).toMatchObject({ verdict: 'continue' });
+    // The 300th is swaks': rate = 300 >= 300. Should an hour boundary fall inside
+    // the test, the smoothed value dips a little below the count; swaks again.
+    let decision: Record<string, unknown> | undefined;
+    for (let n = 300; n < 320 && decision?.tarpit_ms === undefined; n++) {
+      const r = await swaks(['--local-interface', peer, '--from', 'a@sender.example', '--to', 'b@example.test']);
+      expect(r.code).toBe(0);
+      expect(r.out).toMatch(/<- {2}250 /);
+      decision = (await waitFor(connectDecisions(peer), `${n} connect decisions`, n))[n - 1];
+    }
+    expect(decision).toMatchObject({ verdict: 'continue', tarpit_ms: 5000 });
     expect(lines.filter(connectDecisions(peer)).every((d) => d.verdict === 'continue')).toBe(true);
-  }, 120_000);
+  }, 180_000);
 
   it('a saved .siv goes live without a restart (the watcher), and a broken save keeps it', async () => {
     const rcpt = () => swaks(['--local-interface', '127.0.0.14', '--from', 'a@sender.example', '--to', 'nobody@example.test']);
