@@ -41,3 +41,7 @@ export { MonitorPersistence } from './persist/monitor-persistence.ts';
 export { SeriesJournal } from './persist/journal.ts';
 export { MaintenanceLoop } from './persist/maintenance.ts';
 export { writeFileAtomic } from './persist/atomic-file.ts';
+
+export { parseSieve } from './sieve/parser.ts';
+export { SIEVE_PHASES, type SievePhase, type SieveScriptsOptions } from './sieve/config.ts';
+export { SieveParseError, SieveRuntimeError } from './sieve/errors.ts';

@@ -13,6 +13,7 @@ import { DEFAULT_FAILURE_MODE, type FailureMode } from '../policy/engine-options
 import { configAddress, configAddressOrCidr } from './addresses.ts';
 import { ConfigError } from './errors.ts';
 import { ConfigNode, parseConfigDocument, type ConfigMap } from './reader.ts';
+import { readSieve } from './sieve.ts';
 import {
   DEFAULT_BUDGETS,
   DEFAULT_INBOUND_AUDIT,
@@ -228,7 +229,7 @@ function readMonitors(node: ConfigNode): string[] {
 }
 
 function readScripts(node: ConfigNode, baseDir: string): ScriptsConfig {
-  const m = node.map(['dir', 'modules', 'hot_reload', 'allow_io', 'compat_connection_alias', 'reload_debounce_ms']);
+  const m = node.map(['dir', 'modules', 'hot_reload', 'allow_io', 'compat_connection_alias', 'reload_debounce_ms', 'sieve']);
   const dirNode = m.required('dir');
   const dir = resolvePath(dirNode.string(), baseDir);
   let isDir = false;
@@ -239,7 +240,8 @@ function readScripts(node: ConfigNode, baseDir: string): ScriptsConfig {
   }
   if (!isDir) dirNode.fail(`${dir} is not a directory`);
   const modules: string[] = [];
-  for (const { value, node: item } of m.required('modules').stringList()) {
+  // A Sieve-only policy may list no Lua modules.
+  for (const { value, node: item } of m.required('modules').stringList({ allowEmpty: m.has('sieve') })) {
     if (/\.lua$/i.test(value)) item.fail(`"${value}": give the module path without the .lua suffix`);
     if (!/^[A-Za-z0-9_][A-Za-z0-9_./-]*$/.test(value) || value.split(/[./]/).includes('..')) {
       item.fail(`"${value}" is not a module path under scripts.dir (letters, digits, _ - . /)`);
@@ -254,6 +256,7 @@ function readScripts(node: ConfigNode, baseDir: string): ScriptsConfig {
     allowIo: m.opt('allow_io', false, (n) => n.bool()),
     compatConnectionAlias: m.opt('compat_connection_alias', false, (n) => n.bool()),
     reloadDebounceMs: m.opt('reload_debounce_ms', 100, (n) => n.int(0, 60_000)),
+    ...(m.has('sieve') ? { sieve: readSieve(m.get('sieve')) } : {}),
   };
 }
 

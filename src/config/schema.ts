@@ -8,6 +8,7 @@ import { DEFAULT_BUDGET, type Budget } from '../lua/budget.ts';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { EngineOptions, FailureMode } from '../policy/engine-options.ts';
+import type { SieveScriptsOptions } from '../sieve/config.ts';
 
 export interface ListenAddress {
   /** IP literal without brackets: "127.0.0.1", "::1", "0.0.0.0", "::". */
@@ -62,6 +63,8 @@ export interface ScriptsConfig {
   readonly allowIo: boolean;
   readonly compatConnectionAlias: boolean;
   readonly reloadDebounceMs: number;
+  /** Sieve scripts per phase (docs/sieve.md); absent: Lua only. */
+  readonly sieve?: SieveScriptsOptions;
 }
 
 export interface LimitsConfig {
@@ -155,6 +158,7 @@ export function engineOptionsFrom(
       allowIo: cfg.scripts.allowIo,
       compatConnectionAlias: cfg.scripts.compatConnectionAlias,
       reloadDebounceMs: cfg.scripts.reloadDebounceMs,
+      ...(cfg.scripts.sieve === undefined ? {} : { sieve: cfg.scripts.sieve }),
     },
     budget: { instructions: cfg.budgets.instructions, wallMs: cfg.budgets.wallMs },
     failureMode: cfg.failureMode,

@@ -4,6 +4,7 @@
  * at its own line.
  */
 import type { SourcePos } from './errors.ts';
+import type { SieveScriptsOptions } from '../sieve/config.ts';
 
 export type MetricName = 'connections' | 'receptions' | 'rejections';
 export const METRIC_NAMES: readonly MetricName[] = ['connections', 'receptions', 'rejections'];
@@ -62,6 +63,8 @@ export interface SeedStep {
   readonly pos: SourcePos;
   readonly metric?: MetricName;
   readonly series?: string;
+  /** A service whose gauge gets `count` sessions opened (and held) from `address`. */
+  readonly gauge?: string;
   /** IP address or CIDR (events are spread over the block's addresses). */
   readonly address?: string;
   /** String key of a string series. */
@@ -188,6 +191,8 @@ export interface PolicySpec {
   readonly hostname?: string;
   readonly receptionUnit?: 'recipient' | 'message';
   readonly budget?: { readonly instructions: number; readonly wallMs: number };
+  /** Sieve scripts per phase (docs/sieve.md); with `config`, replaces the config's. */
+  readonly sieve?: SieveScriptsOptions;
 }
 
 export interface Fixture {

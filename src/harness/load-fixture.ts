@@ -12,6 +12,7 @@ import { METRIC_NAMES, type Fixture, type MetricName, type PolicySpec, type Send
 import { readChecks, readFrom, readMonitor, readOutcomes } from './load-checks.ts';
 import { COMMAND_VERBS, defaultCommand, readCommand, readExpectation, EXPECT_OK, EXPECT_ANY } from './load-commands.ts';
 import { parseYaml, yamlFromValue, type YNode } from './yaml-reader.ts';
+import { readFixtureSieve } from './sieve-policy.ts';
 
 const STEP_KEYS = ['seed', 'session', 'open', 'send', 'close', 'advance', 'assert', 'bulk'] as const;
 
@@ -62,13 +63,15 @@ function readFixture(root: YNode, file: string, baseDir: string): Fixture {
 }
 
 function readPolicy(node: YNode, baseDir: string): PolicySpec {
-  const m = node.map('policy', ['config', 'scripts', 'modules', 'monitors', 'hostname', 'reception_unit', 'budget']);
+  const m = node.map('policy', ['config', 'scripts', 'modules', 'monitors', 'hostname', 'reception_unit', 'budget', 'sieve']);
+  const sieveNode = m.get('sieve');
+  const sieve = sieveNode === undefined ? undefined : readFixtureSieve(sieveNode);
   const config = m.get('config')?.string('policy.config');
   const scripts = m.get('scripts')?.string('policy.scripts');
   if (config === undefined && scripts === undefined) node.fail('policy needs either "config" (a moonwatch config file) or "scripts" (a scripts directory) with "modules"');
   const modulesNode = m.get('modules');
   const modules = modulesNode?.list('policy.modules').map((n) => n.string('a module name'));
-  if (config === undefined && modules === undefined) node.fail('policy.scripts needs "modules" (the modules to load, in order)');
+  if (config === undefined && modules === undefined && sieve === undefined) node.fail('policy.scripts needs "modules" (the modules to load, in order)');
   if (modules !== undefined && modules.length === 0) modulesNode!.fail('policy.modules is empty');
   const monitorsNode = m.get('monitors');
   const monitors = monitorsNode?.list('policy.monitors').map((n) => readMonitor(n, 'a monitor'));
@@ -92,6 +95,7 @@ function readPolicy(node: YNode, baseDir: string): PolicySpec {
     ...(hostname === undefined ? {} : { hostname }),
     ...(receptionUnit === undefined ? {} : { receptionUnit }),
     ...(budget === undefined ? {} : { budget }),
+    ...(sieve === undefined ? {} : { sieve }),
   };
 }
 
@@ -180,7 +184,14 @@ function readStep(node: YNode): Step {
 }
 
 function readSeed(node: YNode, at: YNode): Step {
-  const m = node.map('seed', ['metric', 'series', 'address', 'key', 'window', 'monitor', 'ago', 'count']);
+  const m = node.map('seed', ['metric', 'series', 'gauge', 'address', 'key', 'window', 'monitor', 'ago', 'count']);
+  if (m.has('gauge')) {
+    // Open sessions held for the rest of the fixture (e.g. 1001 sessions from one IP).
+    for (const k of ['metric', 'series', 'key', 'window', 'monitor', 'ago']) if (m.has(k)) m.keyNode(k)!.fail(`a gauge seed takes "address" and "count", not "${k}"`);
+    const gauge = m.get('gauge')!.oneOf('seed.gauge', ['SMTP', 'ECStream', 'Control', 'ECmmove2', 'ECCluster'] as const);
+    const count = m.get('count')?.int('seed.count', 1, 1_000_000) ?? 1;
+    return { kind: 'seed', pos: at.pos, count, gauge, address: readFrom(m.require('address', 'a gauge seed'), 'seed.address', true) };
+  }
   if (m.has('metric') === m.has('series')) node.fail('seed names either a "metric" (connections, receptions, rejections) or a "series"');
   const count = m.get('count')?.int('seed.count', 1, 10_000_000) ?? 1;
   if (m.has('window') && m.has('ago')) m.keyNode('ago')!.fail('seed takes "window" or "ago", not both');

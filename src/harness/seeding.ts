@@ -26,6 +26,7 @@ export function seedsPast(step: SeedStep): boolean {
 /** The events' instant for a seed running at `nowMs`; checks the window exists. */
 export function seedInstant(step: SeedStep, nowMs: number, store: AuditStore): number {
   if (step.agoMs !== undefined) return nowMs - step.agoMs;
+  if (step.gauge !== undefined) return nowMs;
   const window = step.window ?? 0;
   if (step.metric !== undefined) {
     if (step.monitor === undefined) return nowMs;
@@ -45,6 +46,11 @@ export function seedInstant(step: SeedStep, nowMs: number, store: AuditStore): n
 /** Writes the seed's events at the clock's current time. */
 export function applySeed(step: SeedStep, store: AuditStore): void {
   try {
+    if (step.gauge !== undefined) {
+      const block = checkCidr(step.address!, step.pos, 'seed.address');
+      for (let i = 0; i < step.count; i++) store.gauges.open(step.gauge, pick(block, i));
+      return;
+    }
     if (step.metric !== undefined) {
       const block = checkCidr(step.address!, step.pos, 'seed.address');
       for (let i = 0; i < step.count; i++) store.record(step.metric, pick(block, i));
@@ -68,7 +74,7 @@ export function applySeed(step: SeedStep, store: AuditStore): void {
 }
 
 export function describeSeed(step: SeedStep): string {
-  const what = step.metric ?? `series ${step.series}`;
+  const what = step.metric ?? (step.gauge !== undefined ? `${step.gauge} sessions` : `series ${step.series}`);
   const when = step.agoMs !== undefined ? `${formatDuration(step.agoMs)} ago` : `window ${step.window ?? 0}${step.monitor ? ` of ${step.monitor}` : ''}`;
   return `seed ${step.count} ${what} for ${step.address ?? step.key} at ${when}`;
 }

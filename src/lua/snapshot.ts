@@ -63,8 +63,8 @@ async function walk(root: string, dir: string, files: Map<string, string>): Prom
     if (e.name.startsWith('.')) continue; // editor swap and temp files
     const full = join(dir, e.name);
     if (e.isDirectory()) await walk(root, full, files);
-    else if (e.isFile() && e.name.endsWith('.lua')) {
-      if (files.size >= MAX_FILES) throw new SnapshotError(`more than ${MAX_FILES} .lua files under ${root}`);
+    else if (e.isFile() && (e.name.endsWith('.lua') || e.name.endsWith('.siv'))) {
+      if (files.size >= MAX_FILES) throw new SnapshotError(`more than ${MAX_FILES} script files under ${root}`);
       let text: string;
       try {
         const buf = await readFile(full);

@@ -36,8 +36,8 @@ export class ScriptWatcher {
   async start(): Promise<void> {
     const w = watch(this.opts.dir, {
       ignoreInitial: true,
-      // Only Lua sources matter; dotfiles are editor swap files.
-      ignored: (path, stats) => /(^|[/\\])\.[^/\\]/.test(path) || (stats?.isFile() === true && !path.endsWith('.lua')),
+      // Only Lua and Sieve sources matter; dotfiles are editor swap files.
+      ignored: (path, stats) => /(^|[/\\])\.[^/\\]/.test(path) || (stats?.isFile() === true && !path.endsWith('.lua') && !path.endsWith('.siv')),
     });
     this.watcher = w;
     w.on('all', (_event, path) => this.schedule(path));

@@ -2,6 +2,7 @@ import type { Metric, Scope } from '../audit/store.ts';
 import { lua, type LuaState } from '../lua/fengari.ts';
 import { checkString, isNoneOrNil, optBooleanField, optNumberField } from './args.ts';
 import { cidrArg } from './address-arg.ts';
+import { clusterScope } from '../semantics/audit-query.ts';
 import type { MsysHost } from './host.ts';
 import type { MsysTypes } from './types.ts';
 import type { HostFn } from './userdata.ts';
@@ -20,10 +21,7 @@ export function auditFunctions(host: MsysHost, types: () => MsysTypes): Record<s
     if (lua.lua_type(L, 2) === lua.LUA_TTABLE) {
       startv = optNumberField(L, 2, 'startv', 'msys.audit') ?? 0;
       endv = optNumberField(L, 2, 'endv', 'msys.audit') ?? 0;
-      if (optBooleanField(L, 2, 'cluster')) {
-        scope = 'cluster';
-        host.warnOnce('cluster-single-node', 'msys.audit: cluster = true on a single node; answering with local figures');
-      }
+      if (optBooleanField(L, 2, 'cluster')) scope = clusterScope(host.warnOnce, 'msys.audit: cluster = true');
       lua.lua_settop(L, 2);
       lua.lua_getfield(L, 2, 'cidr');
       cidrIdx = 3;

@@ -46,6 +46,8 @@ export interface MessageState {
   raw?: Buffer;
   /** Parsed from raw when a script first reads or edits the content. */
   body?: MessageBody;
+  /** Set by Sieve `discard`: the message is accepted and dropped, not delivered. */
+  discard?: boolean;
 }
 
 /** Parsed message content; header edits by policy land here and are serialised on delivery. */

@@ -3,6 +3,7 @@ import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { Budget } from '../lua/vm.ts';
 import type { SourceReader } from '../lua/sources.ts';
+import type { SieveScriptsOptions } from '../sieve/config.ts';
 
 /** What a script fault (runtime error, budget) turns into. Default: tempfail 451 4.3.0. */
 export interface FailureMode {
@@ -29,6 +30,8 @@ export interface ScriptsOptions {
   readonly compatConnectionAlias?: boolean;
   /** Debounce for the file watcher, ms. */
   readonly reloadDebounceMs?: number;
+  /** Sieve scripts (.siv, relative to dir) per phase; they run after the phase's Lua modules. */
+  readonly sieve?: SieveScriptsOptions;
 }
 
 export interface EngineOptions {

@@ -4,6 +4,7 @@ import { ScriptFault } from '../lua/errors.ts';
 import { modulePathToFile } from '../lua/sources.ts';
 import { readSnapshot, type ScriptSnapshot, snapshotOf } from '../lua/snapshot.ts';
 import { ScriptWatcher } from '../lua/watcher.ts';
+import { sieveFiles } from '../sieve/config.ts';
 import { DEFAULT_FAILURE_MODE, type EngineOptions } from './engine-options.ts';
 import { Generation } from './generation.ts';
 import { Session, type SessionEnvironment } from './session.ts';
@@ -118,6 +119,10 @@ export class Engine implements PolicyEngine {
         const text = this.opts.sources(rel);
         if (text !== undefined) files.set(rel, text);
       }
+      for (const rel of sieveFiles(this.opts.scripts.sieve)) {
+        const text = this.opts.sources(rel);
+        if (text !== undefined) files.set(rel, text);
+      }
       return { ...snapshotOf(files), reader: this.opts.sources };
     }
     return readSnapshot(this.opts.scripts.dir);
@@ -136,6 +141,7 @@ export class Engine implements PolicyEngine {
       budget: o.budget,
       ...(o.scripts.allowIo === undefined ? {} : { allowIo: o.scripts.allowIo }),
       ...(o.scripts.compatConnectionAlias === undefined ? {} : { compatConnectionAlias: o.scripts.compatConnectionAlias }),
+      ...(o.scripts.sieve === undefined ? {} : { sieve: o.scripts.sieve }),
       warnOnce: (key, message) => {
         if (this.warned.has(key)) return;
         this.warned.add(key);

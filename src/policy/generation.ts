@@ -12,6 +12,8 @@ import { SessionObjects } from '../msys/session-objects.ts';
 import type { SessionState } from '../msys/session-state.ts';
 import type { MsysTypes } from '../msys/types.ts';
 import { isUsableMethod, PHASES, type PhaseSpec } from './phases.ts';
+import type { SieveScriptsOptions } from '../sieve/config.ts';
+import { SievePhases } from '../sieve/policy.ts';
 
 export interface GenerationOptions {
   readonly id: number;
@@ -27,6 +29,8 @@ export interface GenerationOptions {
   readonly allowIo?: boolean;
   readonly compatConnectionAlias?: boolean;
   readonly warnOnce: (key: string, message: string) => void;
+  /** Sieve scripts per phase (docs/sieve.md), compiled with the Lua modules. */
+  readonly sieve?: SieveScriptsOptions;
 }
 
 /** A registered module with the callouts it defines, as function refs. */
@@ -74,6 +78,8 @@ export class Generation {
   /** registerModule calls made while the scripts load; afterwards registering is refused. */
   private readonly registrations: Registration[] = [];
   private loading = true;
+  /** This generation's Sieve scripts; they run after the Lua modules of each phase. */
+  private sieve: SievePhases | undefined;
 
   /** Builds and initialises a generation; throws ScriptFault (kind 'load') on any failure. */
   static build(opts: GenerationOptions): Generation {
@@ -120,6 +126,7 @@ export class Generation {
   }
 
   private load(opts: GenerationOptions): void {
+    if (opts.sieve) this.sieve = SievePhases.compile(opts.sieve, opts.sources, { store: opts.store, clock: opts.clock, warnOnce: opts.warnOnce });
     const L = this.vm.L;
     const byName = new Map<string, number>();
     for (const script of opts.modules) {
@@ -202,7 +209,7 @@ export class Generation {
 
   /** Whether any module defines the phase's callout (a phase without one costs nothing). */
   hasCallouts(phase: PhaseSpec): boolean {
-    return (this.phaseModules.get(phase.callout)?.length ?? 0) > 0;
+    return (this.phaseModules.get(phase.callout)?.length ?? 0) > 0 || this.sieve?.has(phase.name) === true;
   }
 
   /**
@@ -212,7 +219,7 @@ export class Generation {
    */
   runPhase(session: LuaSession, phase: PhaseSpec, str?: string): CalloutResult {
     const order = this.phaseModules.get(phase.callout) ?? [];
-    if (order.length === 0) return CONT;
+    if (order.length === 0) return this.sieve?.run(session.objects.state, phase.name, session.log) ?? CONT;
     const L = this.vm.L;
     this.host.session = session.objects.state;
     this.printLog = session.log;
@@ -242,7 +249,8 @@ export class Generation {
         }
         if (value === 1) return DONE; // VALIDATE_DONE stops the rest of the phase
       }
-      return CONT;
+      // Sieve scripts run after the phase's Lua modules (docs/sieve.md).
+      return this.sieve?.run(session.objects.state, phase.name, session.log) ?? CONT;
     } finally {
       this.host.session = null;
       this.printLog = this.generationLog;

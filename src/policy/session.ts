@@ -139,6 +139,8 @@ export class Session implements PolicySession {
       if (v.code !== undefined) custom = v;
     }
     delete message.currentRcpt;
+    // Sieve `discard`: accepted and dropped; not delivered, so not counted as received.
+    if (message.discard === true) return this.endTransaction(custom ?? (tarpitMs > 0 ? { ...CONTINUE, tarpitMs } : CONTINUE));
     try {
       await deliver({
         sessionId: this.id,
