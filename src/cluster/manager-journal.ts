@@ -19,6 +19,7 @@ export class ManagerJournal {
   private readonly logger: Logger;
   private readonly period: number;
   private counts = new Map<string, { id: SeriesIdentity; keys: Map<string, number> }>();
+  /** Sum of the adds received (all series), for status. */
   received = 0;
 
   constructor(opts: { dir: string; clock: Clock; logger: Logger; periodSec: number }) {
@@ -35,7 +36,7 @@ export class ManagerJournal {
       this.counts.set(id.name, s);
     }
     s.keys.set(key, (s.keys.get(key) ?? 0) + delta);
-    this.received++;
+    this.received += delta;
   }
 
   /** The counts of the period so far (console, tests). */

@@ -65,6 +65,7 @@ const STEP_DIVISOR = 4;
 const STREAM_MAXLEN = 2000;
 const GRACE_SEC = 60;
 const META_TTL_MS = 86_400_000;
+const PROBE_MS = 5000;
 
 export class ClusterNode {
   readonly incarnation: string;
@@ -82,6 +83,7 @@ export class ClusterNode {
   private lastPoll = 0;
   private lastBeat = 0;
   private lastProbe = 0;
+  private beatsOk = 0;
   private redisNow = 0;
   private upSince = 0;
   private lastError: string | undefined;
@@ -230,7 +232,9 @@ export class ClusterNode {
     const early = this.o.state.outbox.pending >= s.maxPending && sinceFlush >= s.maxDelayMs / 2;
     if (sinceFlush >= s.maxDelayMs || early) {
       this.lastFlush = now;
-      await this.sender.flush();
+      // An idle node still probes every few seconds with an empty batch: it
+      // refreshes its keys' TTLs and finds out if Redis lost them.
+      await this.sender.flush(now - this.sender.lastOkAt >= PROBE_MS);
     }
     // One XREAD covers every peer on a single server: poll twice per max_delay
     // there; on Redis Cluster each peer costs a read, so once.
@@ -262,11 +266,15 @@ export class ClusterNode {
     if (leaving) return;
     const now = Number(r[0]);
     this.redisNow = now;
+    // Our membership vanished although we beat before: Redis lost its data
+    // (restarted empty, or failed over to an empty replica). Re-send ours.
+    if (r[1] === '0' && this.beatsOk > 0) this.sender.redisLostState();
+    this.beatsOk++;
     const seen = new Set<string>();
     // Judge leases only after this node has itself been connected for one
     // lease: after an outage every peer's heartbeat is old until it beats again.
     const judge = this.o.clock.now() - this.upSince >= s.leaseMs;
-    for (let i = 1; i + 2 < r.length; i += 3) {
+    for (let i = 2; i + 2 < r.length; i += 3) {
       const id = String(r[i]);
       if (id === this.incarnation) continue;
       seen.add(id);

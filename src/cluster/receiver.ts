@@ -114,6 +114,8 @@ export class Receiver {
     for (let i = 0; i + 1 < fields.length; i += 2) f.set(fields[i]!, fields[i + 1]!);
     if (seq !== p.lastSeq + 1 || f.has('r')) {
       this.rebuildDue = true;
+      // A resync carries the manager-series adds it was holding: they exist nowhere else.
+      if (f.has('r')) this.apply(p, f.get('d') ?? '', true);
       this.o.logger.info(
         { node: p.id, expected: p.lastSeq + 1, got: seq, reset: f.has('r') },
         f.has('r') ? 'cluster: a node re-sent its whole state: re-reading the cluster state' : 'cluster: batches missing from a node\'s stream: re-reading the cluster state',
@@ -127,19 +129,19 @@ export class Receiver {
     if (Number.isFinite(t)) p.lagMs = Math.max(0, this.o.nowMs() - t);
   }
 
-  private apply(p: Peer, payload: string): void {
+  private apply(p: Peer, payload: string, managerOnly = false): void {
     const st = this.o.state;
     const sec = Math.floor(this.o.nowMs() / 1000);
     this.malformed += decodeBatch(payload, {
       counter: (mi, ts, addr, n) => {
-        if (st.families.metrics) st.counters.apply(mi, ts, addr, n, sec);
+        if (st.families.metrics && !managerOnly) st.counters.apply(mi, ts, addr, n, sec);
       },
       gauge: (addr, n) => {
-        if (st.families.inboundCidr && p.alive) st.gauges.apply(p.id, addr, n);
+        if (st.families.inboundCidr && p.alive && !managerOnly) st.gauges.apply(p.id, addr, n);
       },
       series: (id, manager, start, key, n) => {
         if (manager) this.o.onManagerSeries?.(id, key, n);
-        else if (st.families.series) st.series.apply(id, start, key, n, sec);
+        else if (st.families.series && !managerOnly) st.series.apply(id, start, key, n, sec);
       },
     });
   }

@@ -37,6 +37,7 @@ for w, n in string.gmatch(ARGV[3], '(%d+):(%d+)') do
   spanOf[w] = w * n
 end
 local touched = {}
+local mlines = {}
 local function touch(key, expireAt)
   if not touched[key] then
     touched[key] = true
@@ -74,6 +75,8 @@ for line in string.gmatch(ARGV[9], '[^\\n]+') do
       local v = redis.call('HINCRBY', KEYS[3], addr, n)
       if v <= 0 then redis.call('HDEL', KEYS[3], addr) end
     end
+  elseif t == 'm' then
+    mlines[#mlines + 1] = line
   elseif t == 's' then
     local sid, start, key, n = string.match(line, '^s (%S+) (%d+) (%S+) (%-?%d+)$')
     if sid then
@@ -89,7 +92,7 @@ for line in string.gmatch(ARGV[9], '[^\\n]+') do
 end
 redis.call('SET', KEYS[1], seq, 'PX', ARGV[6])
 if ARGV[8] == '1' then
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], seq .. '-1', 'r', '1')
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], seq .. '-1', 'r', '1', 'd', table.concat(mlines, '\\n'), 't', ARGV[10])
 else
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], seq .. '-1', 'd', ARGV[9], 't', ARGV[10])
 end
@@ -127,7 +130,7 @@ return out
  * not depend on the nodes' clocks agreeing).
  * KEYS: members, nodes. ARGV: incarnation, leaving ("1": mark it gone now),
  * lease ms, retention ms, info JSON.
- * Returns {now ms, inc1, last beat1, info1, …}.
+ * Returns {now ms, "1" if this incarnation was a member before, inc1, last beat1, info1, …}.
  */
 export const HEARTBEAT = luaScript(
   'heartbeat',
@@ -136,13 +139,14 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local score = now
 if ARGV[2] == '1' then score = now - tonumber(ARGV[3]) - 1 end
+local was = redis.call('ZSCORE', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[1], score, ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[5])
 local cutoff = '(' .. tostring(now - tonumber(ARGV[4]))
 for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', cutoff)) do redis.call('HDEL', KEYS[2], m) end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', cutoff)
 local all = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-local out = {tostring(now)}
+local out = {tostring(now), was and '1' or '0'}
 for i = 1, #all, 2 do
   out[#out + 1] = all[i]
   out[#out + 1] = all[i + 1]

@@ -58,8 +58,15 @@ export class Sender {
     return this.acked;
   }
 
-  /** One flush: a retry, a resync or the next batch. Never throws. */
-  async flush(): Promise<void> {
+  /** Redis no longer holds this incarnation's data: the next flush re-sends it all. */
+  redisLostState(): void {
+    if (this.acked === 0 || this.resyncDue) return;
+    this.resyncDue = true;
+    this.o.logger.warn({ seq: this.acked }, 'Redis no longer holds this node\'s replicated state (restarted empty?): re-sending the whole state');
+  }
+
+  /** One flush: a retry, a resync or the next batch (an empty one when probe). Never throws. */
+  async flush(probe = false): Promise<void> {
     const outbox = this.o.state.outbox;
     if (outbox.overflowed && !this.droppingLogged) {
       this.droppingLogged = true;
@@ -73,7 +80,7 @@ export class Sender {
       return;
     }
     if (this.inflight === null) {
-      if (outbox.pending === 0) return;
+      if (outbox.pending === 0 && !(probe && this.acked > 0)) return;
       const batch = outbox.drain();
       this.o.onOwnBatch?.(batch);
       this.inflight = { seq: ++this.seq, payload: encodeBatch(batch), entries: batch.entries };
@@ -84,8 +91,7 @@ export class Sender {
     try {
       const r = await this.call(b.seq, b.payload, false);
       if (r === 'lost') {
-        this.resyncDue = true;
-        this.o.logger.warn({ seq: b.seq }, 'Redis no longer holds this node\'s replicated state (restarted empty?): re-sending the whole state');
+        this.redisLostState();
         await this.resync();
         return;
       }
@@ -103,8 +109,14 @@ export class Sender {
     const outbox = this.o.state.outbox;
     // Snapshot and clear in one synchronous step: everything counted so far
     // is in the snapshot, everything after goes to the (now empty) outbox.
-    const payload = this.absoluteState();
-    outbox.clear();
+    // Manager-series adds have no absolute state to re-send: carry them over.
+    const pending = outbox.drain();
+    this.o.onOwnBatch?.(pending);
+    const carried = [
+      ...(this.inflight?.payload.split('\n').filter((l) => l.startsWith('m ')) ?? []),
+      ...encodeBatch(pending).split('\n').filter((l) => l.startsWith('m ')),
+    ];
+    const payload = [this.absoluteState(), ...carried].filter((l) => l.length > 0).join('\n');
     outbox.overflowed = false;
     this.inflight = null;
     const seq = ++this.seq;
