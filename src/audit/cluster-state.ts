@@ -3,7 +3,7 @@ import type { MonitorSpec } from './monitor-spec.ts';
 import { DEFAULT_OUTBOX_BOUND, Outbox } from './outbox.ts';
 import { RemoteCounters } from './remote-counters.ts';
 import { RemoteGauges } from './remote-gauges.ts';
-import { RemoteSeries } from './remote-series.ts';
+import { RemoteSeries, type SeriesIdentity } from './remote-series.ts';
 
 /** Which families a node replicates and reads cluster-wide (spec §12.1 parameters). */
 export interface ClusterFamilies {
@@ -23,6 +23,8 @@ export interface ClusterStateOptions {
   seriesCap: number;
   nowSec: number;
   nextSeed: () => number;
+  /** The store's clock, whole seconds. */
+  clockSec: () => number;
   families?: ClusterFamilies;
   outboxBound?: number;
 }
@@ -69,6 +71,23 @@ export class ClusterState {
   maintain(sec: number): void {
     this.counters.maintain(sec);
     this.series.maintain(sec);
+  }
+
+  /** One built-in metric event counted now on another node (fixture seeding: the path replication takes). */
+  seedCounter(mi: number, addr: IpAddress, n = 1): void {
+    const sec = this.opts.clockSec();
+    this.counters.apply(mi, sec - (sec % this.counters.slotWidth), addr, n, sec);
+  }
+
+  /** Sessions open now on another node (`origin` names it). */
+  seedSessions(origin: string, addr: IpAddress, n: number): void {
+    this.gauges.apply(origin, addr, n);
+  }
+
+  /** An add to a replicate = "cluster" series, made now on another node. */
+  seedSeries(id: SeriesIdentity, key: string, n: number): void {
+    const sec = this.opts.clockSec();
+    this.series.apply(id, sec - (sec % id.interval), key, n, sec);
   }
 }
 

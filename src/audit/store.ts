@@ -131,6 +131,7 @@ export class AuditStore {
       seriesCap: this.series.cap,
       nowSec: this.nowSec(),
       nextSeed: this.nextSeed,
+      clockSec: () => this.nowSec(),
       ...(opts.families === undefined ? {} : { families: opts.families }),
       ...(opts.outboxBound === undefined ? {} : { outboxBound: opts.outboxBound }),
     });

@@ -22,7 +22,7 @@ export function auditFunctions(host: MsysHost, types: () => MsysTypes): Record<s
       endv = optNumberField(L, 2, 'endv', 'msys.audit') ?? 0;
       if (optBooleanField(L, 2, 'cluster')) {
         scope = 'cluster';
-        host.warnOnce('cluster-single-node', 'msys.audit: cluster = true on a single node; answering with local figures');
+        if (host.store.cluster === null) host.warnOnce('cluster-single-node', 'msys.audit: cluster = true on a single node; answering with local figures');
       }
       lua.lua_settop(L, 2);
       lua.lua_getfield(L, 2, 'cidr');
