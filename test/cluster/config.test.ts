@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -63,6 +63,18 @@ describe('the cluster section', () => {
     expect(e.message).toContain(`${file}:${line}: `);
     expect(e.setting).toContain(setting);
     expect(e.problem).toContain(text);
+  });
+
+  it('the README ## Cluster commands start a Redis and two nodes whose configs load and share it', () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const at = readme.indexOf('## Cluster');
+    const open = readme.indexOf('```sh\n', at);
+    const cmds = readme.slice(open + 6, readme.indexOf('\n```', open)).split('\n');
+    expect(cmds).toHaveLength(3);
+    expect(cmds[0]).toMatch(/^redis-server --port 6379\b/);
+    const configs = cmds.slice(1).map((c) => /^node bin\/moonwatch\.js serve --config (\S+)$/.exec(c)![1]!);
+    const loaded = configs.map((f) => loadConfigFile(f));
+    expect(loaded.every((c) => c.cluster?.url === 'redis://127.0.0.1:6379')).toBe(true);
   });
 
   it('the example cluster configs load (README ## Cluster starts them)', () => {
