@@ -1,4 +1,5 @@
 import { ipv4, type IpAddress } from './address.ts';
+import { U32Counts } from './outbox-table.ts';
 import type { SeriesIdentity } from './remote-series.ts';
 
 /** Distinct pending entries held by default before new ones are dropped (see docs/cluster.md). */
@@ -6,7 +7,7 @@ export const DEFAULT_OUTBOX_BOUND = 200_000;
 
 interface Slot {
   readonly ts: number;
-  readonly v4: Map<number, number>[];
+  readonly v4: U32Counts[];
   readonly v6: Map<string, [IpAddress, number]>[];
 }
 
@@ -61,10 +62,13 @@ export class Outbox {
     let slot = this.cur;
     if (slot === null || slot.ts !== ts) slot = this.slotAt(ts);
     if (addr.family === 4) {
-      const m = slot.v4[mi]!;
-      const prev = m.get(addr.w0);
-      if (prev !== undefined) m.set(addr.w0, prev + 1);
-      else if (this.room()) m.set(addr.w0, 1);
+      const t = slot.v4[mi]!;
+      // At the bound only keys already pending may count (a second probe, rarely taken).
+      if (this.size >= this.bound && !t.has(addr.w0)) {
+        this.room();
+        return;
+      }
+      if (t.add(addr.w0, 1)) this.size++;
       return;
     }
     const m = slot.v6[mi]!;
@@ -111,7 +115,9 @@ export class Outbox {
     const counters: Array<[number, number, IpAddress, number]> = [];
     for (const slot of this.slots.values()) {
       for (let mi = 0; mi < 3; mi++) {
-        for (const [w0, n] of slot.v4[mi]!) if (n !== 0) counters.push([mi, slot.ts, ipv4(w0), n]);
+        slot.v4[mi]!.forEach((w0, n) => {
+          if (n !== 0) counters.push([mi, slot.ts, ipv4(w0), n]);
+        });
         for (const [addr, n] of slot.v6[mi]!.values()) if (n !== 0) counters.push([mi, slot.ts, addr, n]);
       }
     }
@@ -149,7 +155,7 @@ export class Outbox {
   private slotAt(ts: number): Slot {
     let slot = this.slots.get(ts);
     if (slot === undefined) {
-      slot = { ts, v4: [new Map(), new Map(), new Map()], v6: [new Map(), new Map(), new Map()] };
+      slot = { ts, v4: [new U32Counts(), new U32Counts(), new U32Counts()], v6: [new Map(), new Map(), new Map()] };
       this.slots.set(ts, slot);
     }
     this.cur = slot;

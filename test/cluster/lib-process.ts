@@ -74,7 +74,7 @@ export async function startNode(spec: NodeSpec): Promise<NodeProcess> {
   proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   proc.stderr!.on('data', (c: Buffer) => (err += c.toString()));
   const exit = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const until = Date.now() + 30_000;
+  const until = Date.now() + 90_000;
   while (!(existsSync(socket) && (await answers(socket)))) {
     if (proc.exitCode !== null) throw new Error(`node ${spec.name} exited: ${err}${out}`);
     if (Date.now() > until) throw new Error(`node ${spec.name} did not start: ${err}${out}`);

@@ -64,13 +64,13 @@ beforeAll(async () => {
   redis = await startRedis();
   await Promise.all([start('a'), start('b'), start('c', ['role: manager', 'log_interval: 1'])]);
   for (const n of Object.values(nodes)) await poll(() => n.run('cluster status'), (l) => l.includes('joined: yes') && l.some((x) => x === 'peers: 2'), `${n.name} joined`);
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   for (const n of live()) await n.stop();
   await redis?.stop();
   rmSync(root, { recursive: true, force: true });
-});
+}, 60_000);
 
 describe('a three-node cluster on one Redis', () => {
   it('connection counts from sessions on each node converge exactly on every node, and so does a replicated series', async () => {
@@ -80,7 +80,7 @@ describe('a three-node cluster on one Redis', () => {
     await settled(12);
     expect(await localTotal(nodes.b!)).toBe(3);
     for (const n of live()) await poll(() => seriesCount(n), (v) => v === 12, `${n.name} series`);
-  });
+  }, 120_000);
 
   it('Redis killed mid-traffic: no session fails, local answers go on; after a restart (empty) the cluster figures are exact again', async () => {
     await redis.kill();
@@ -98,7 +98,7 @@ describe('a three-node cluster on one Redis', () => {
     const logs = nodes.a!.logs();
     expect(logs.match(/Redis unreachable/g)?.length).toBe(1);
     expect(logs).toMatch(/whole state re-sent/);
-  });
+  }, 120_000);
 
   it('inbound_cidr gauges sum over the nodes and a kill -9ed node stops counting within the lease, its past counts stay', async () => {
     const held = [await holdSession(nodes.a!.smtpPort), await holdSession(nodes.a!.smtpPort), await holdSession(nodes.b!.smtpPort)];
@@ -116,7 +116,7 @@ describe('a three-node cluster on one Redis', () => {
     expect(await clusterTotal(nodes.c!)).toBe(before);
     for (const h of held) h.close();
     await poll(() => openOn(nodes.c!), (v) => v === 0, 'all closed');
-  });
+  }, 120_000);
 
   it('a restarted node rejoins with the cluster state, without waiting for a window', async () => {
     const expected = await clusterTotal(nodes.c!);
@@ -124,7 +124,7 @@ describe('a three-node cluster on one Redis', () => {
     await poll(() => a2.run('cluster status'), (l) => l.includes('joined: yes'), 'a rejoined');
     expect(await localTotal(a2)).toBe(0);
     expect(await clusterTotal(a2)).toBe(expected);
-  });
+  }, 120_000);
 
   it('a manager-only series reaches only the manager, which journals it', async () => {
     const status = async (n: NodeProcess) => (await n.run('cluster status')).join('\n');
@@ -137,7 +137,7 @@ describe('a three-node cluster on one Redis', () => {
     );
     const file = readdirSync(join(nodes.c!.dir, 'journal')).find((f) => f.startsWith('mgr.'))!;
     expect(readFileSync(join(nodes.c!.dir, 'journal', file), 'utf8')).toMatch(/^\d+ "k"$/m);
-  });
+  }, 120_000);
 
   it('a policy reading cluster = true refuses a session on a node whose own count is low', async () => {
     const have = await clusterTotal(nodes.b!);
@@ -146,5 +146,5 @@ describe('a three-node cluster on one Redis', () => {
     await settled(LIMIT + 1);
     expect(await localTotal(nodes.c!)).toBeLessThan(LIMIT / 2);
     expect(await sessions(nodes.c!, 1)).toEqual(['421']);
-  });
+  }, 120_000);
 });
