@@ -47,4 +47,26 @@ describe('replication through one Redis (in-process members)', () => {
     expect(a.store.gauges.count('SMTP', block)).toBe(0);
     g2.close();
   });
+
+  it('a hung Redis (SIGSTOP) never blocks a read or a record; after SIGCONT the buffered changes arrive exactly once', async () => {
+    const a = nodes[0]!;
+    const b = nodes[1]!;
+    const block = cidr('172.16.0.0/16');
+    redis.pause();
+    try {
+      await until(() => !a.node.status().redis.up, 10_000, 'a notices the hung Redis');
+      const t0 = performance.now();
+      for (let i = 0; i < 40; i++) a.store.record('receptions', ip(`172.16.0.${i}`));
+      expect(a.store.count('receptions', '300,6', block, 0, 0, 'cluster')).toBe(40);
+      expect(performance.now() - t0).toBeLessThan(1000);
+      expect(b.store.count('receptions', '300,6', block, 0, 0, 'cluster')).toBe(0);
+      await until(() => a.node.status().buffered > 0, 10_000, 'buffered');
+    } finally {
+      redis.resume();
+    }
+    await until(() => b.store.count('receptions', '300,6', block, 0, 0, 'cluster') === 40, 20_000, 'catch-up');
+    await until(() => a.node.status().buffered === 0, 10_000, 'drained');
+    expect(b.store.count('receptions', '300,6', block, 0, 0, 'cluster')).toBe(40);
+    expect(a.records.filter((r) => /Redis unreachable/.test(r.msg)).length).toBe(1);
+  });
 });
