@@ -1,67 +1,68 @@
 /**
- * uint32 → count, open addressing with linear probing: the outbox's per-event
- * table for IPv4 addresses. A Map with number keys costs a get and a set per
- * event; this is one probe into typed arrays and no allocation.
+ * uint32 → positive count, open addressing with linear probing: the outbox's
+ * per-event table for IPv4 addresses. Key and count sit side by side in one
+ * Int32Array, so an event costs one probe into one cache line and no
+ * allocation (a Map costs a get and a set). A zero count marks a free slot:
+ * counts here only grow.
  */
 export class U32Counts {
-  private keys: Uint32Array;
-  private vals: Int32Array;
-  private used: Uint8Array;
+  private data: Int32Array;
   private mask: number;
   private shift: number;
   size = 0;
 
   constructor(capacity = 1024) {
     const cap = 1 << Math.ceil(Math.log2(Math.max(16, capacity)));
-    this.keys = new Uint32Array(cap);
-    this.vals = new Int32Array(cap);
-    this.used = new Uint8Array(cap);
+    this.data = new Int32Array(cap * 2);
     this.mask = cap - 1;
     this.shift = 32 - Math.log2(cap);
   }
 
-  /** Adds delta to key's count; returns true when the key was new. */
+  /** Adds delta (> 0) to key's count; returns true when the key was new. */
   add(key: number, delta: number): boolean {
-    let i = Math.imul(key, 0x9e3779b1) >>> this.shift;
-    const keys = this.keys;
-    const used = this.used;
+    const d = this.data;
+    const k = key | 0;
+    let i = Math.imul(k, 0x9e3779b1) >>> this.shift;
     for (;;) {
-      if (used[i] === 0) break;
-      if (keys[i] === key) {
-        this.vals[i]! += delta;
+      const j = i << 1;
+      if (d[j + 1] === 0) {
+        d[j] = k;
+        d[j + 1] = delta;
+        if (++this.size * 2 > this.mask) this.grow();
+        return true;
+      }
+      if (d[j] === k) {
+        d[j + 1]! += delta;
         return false;
       }
       i = (i + 1) & this.mask;
     }
-    used[i] = 1;
-    keys[i] = key;
-    this.vals[i] = delta;
-    if (++this.size * 2 > this.mask) this.grow();
-    return true;
   }
 
   has(key: number): boolean {
-    let i = Math.imul(key, 0x9e3779b1) >>> this.shift;
-    while (this.used[i] !== 0) {
-      if (this.keys[i] === key) return true;
+    const d = this.data;
+    const k = key | 0;
+    let i = Math.imul(k, 0x9e3779b1) >>> this.shift;
+    for (;;) {
+      const j = i << 1;
+      if (d[j + 1] === 0) return false;
+      if (d[j] === k) return true;
       i = (i + 1) & this.mask;
     }
-    return false;
   }
 
   forEach(fn: (key: number, count: number) => void): void {
-    for (let i = 0; i <= this.mask; i++) if (this.used[i] !== 0) fn(this.keys[i]!, this.vals[i]!);
+    const d = this.data;
+    for (let j = 0; j < d.length; j += 2) if (d[j + 1] !== 0) fn(d[j]! >>> 0, d[j + 1]!);
   }
 
   private grow(): void {
-    const { keys, vals, used } = this;
+    const old = this.data;
     const cap = (this.mask + 1) * 2;
-    this.keys = new Uint32Array(cap);
-    this.vals = new Int32Array(cap);
-    this.used = new Uint8Array(cap);
+    this.data = new Int32Array(cap * 2);
     this.mask = cap - 1;
     this.shift = 32 - Math.log2(cap);
     this.size = 0;
-    for (let i = 0; i < used.length; i++) if (used[i] !== 0) this.add(keys[i]!, vals[i]!);
+    for (let j = 0; j < old.length; j += 2) if (old[j + 1] !== 0) this.add(old[j]!, old[j + 1]!);
   }
 }

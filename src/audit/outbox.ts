@@ -41,6 +41,7 @@ export class Outbox {
   readonly bound: number;
   private slots = new Map<number, Slot>();
   private cur: Slot | null = null;
+  private curEnd = 0;
   private g4 = new Map<number, number>();
   private g6 = new Map<string, [IpAddress, number]>();
   private seriesPending = new Map<string, PendingSeries>();
@@ -58,9 +59,8 @@ export class Outbox {
   }
 
   counter(mi: number, addr: IpAddress, sec: number): void {
-    const ts = sec - (sec % this.slotWidth);
     let slot = this.cur;
-    if (slot === null || slot.ts !== ts) slot = this.slotAt(ts);
+    if (slot === null || sec < slot.ts || sec >= this.curEnd) slot = this.slotAt(sec - (sec % this.slotWidth));
     if (addr.family === 4) {
       const t = slot.v4[mi]!;
       // At the bound only keys already pending may count (a second probe, rarely taken).
@@ -159,6 +159,7 @@ export class Outbox {
       this.slots.set(ts, slot);
     }
     this.cur = slot;
+    this.curEnd = ts + this.slotWidth;
     return slot;
   }
 }

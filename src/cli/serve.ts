@@ -27,7 +27,6 @@ import { SeriesPersistence } from '../persist/series-persistence.ts';
 import { startSmtpServer, type SmtpListener } from '../smtp/server.ts';
 import { createSink, type Sink } from '../smtp/sink.ts';
 import { parseArgs, UsageError } from './args.ts';
-import { startCluster } from '../cluster/start.ts';
 import type { ClusterNode } from '../cluster/node.ts';
 
 export const SERVE_USAGE = `usage: moonwatch serve --config FILE [--strict]
@@ -128,7 +127,11 @@ async function start(config: MoonwatchConfig, logger: Logger, strict: boolean): 
   try {
     persistence.finishStartup();
     // After init defined the series; never waits for Redis.
-    if (config.cluster !== undefined && clusterState !== undefined) cluster = startCluster(config.cluster, { store, state: clusterState, clock, logger, logDir: ia.logDir });
+    // Loaded only when configured: a single node never loads the Redis client.
+    if (config.cluster !== undefined && clusterState !== undefined) {
+      const { startCluster } = await import('../cluster/start.ts');
+      cluster = startCluster(config.cluster, { store, state: clusterState, clock, logger, logDir: ia.logDir });
+    }
     if (config.scripts.hotReload) await engine.watch();
     sink = await createSink(config.sink, { clock, logger, hostname: config.hostname });
     if (config.control !== undefined) {
