@@ -56,7 +56,8 @@ export function openRedisLink(opts: RedisLinkOptions): RedisLink {
     connectTimeout: Math.max(opts.timeoutMs, 1000),
     reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 10), RECONNECT_CAP_MS) + Math.floor(Math.random() * 50),
   };
-  let up = false;
+  // null until the first outcome, so a Redis that is down from the start is reported too.
+  let up: boolean | null = null;
   let closed = false;
   const setUp = (v: boolean, reason?: string): void => {
     if (v === up || closed) return;
@@ -118,7 +119,9 @@ export function openRedisLink(opts: RedisLinkOptions): RedisLink {
       setUp(true);
       return r;
     } catch (err) {
-      if (!isReplyError(err)) setUp(false, errorMessage(err));
+      // Before the first connection, "offline" only means "still connecting";
+      // a real connection failure arrives as an 'error' event with its cause.
+      if (!isReplyError(err) && !(up === null && /offline|not connected yet/i.test(errorMessage(err)))) setUp(false, errorMessage(err));
       throw err;
     }
   };
@@ -128,7 +131,7 @@ export function openRedisLink(opts: RedisLinkOptions): RedisLink {
       return sent;
     },
     get up() {
-      return up;
+      return up === true;
     },
     command: (key, args) => run(key, [...args]),
     async script(s, keys, args) {
@@ -142,7 +145,10 @@ export function openRedisLink(opts: RedisLinkOptions): RedisLink {
     },
     async close() {
       closed = true;
-      await closeFn();
+      // A client still reconnecting to a dead server must not hold up a shutdown.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([closeFn(), new Promise<void>((r) => (timer = setTimeout(r, 1000)))]);
+      clearTimeout(timer);
     },
   };
 }
