@@ -5,6 +5,7 @@
  * (retry, buffer, resync), never what a session sees.
  */
 import type { ClusterState } from '../audit/cluster-state.ts';
+import type { OutboxBatch } from '../audit/outbox.ts';
 import type { AuditStore } from '../audit/store.ts';
 import type { Clock } from '../clock.ts';
 import { errorMessage } from '../errors.ts';
@@ -338,7 +339,8 @@ export class ClusterNode {
     }
   }
 
-  private journalOwn(b: { series: Array<{ id: { name: string; type: 'cidr' | 'cidr_ipv6' | 'string'; interval: number; windows: number }; manager: boolean; windows: Map<number, Map<string, number>> }> }): void {
+  /** A manager journals its own manager-series adds too: they never come back to it through Redis. */
+  private journalOwn(b: OutboxBatch): void {
     for (const p of b.series) {
       if (!p.manager) continue;
       for (const keys of p.windows.values()) for (const [k, n] of keys) this.journal!.add(p.id, k, n);
