@@ -1,6 +1,7 @@
 import type { Logger } from '../log.ts';
 import type { Cidr, IpAddress } from './address.ts';
 import { checkAddress, checkCidr } from './cidr-arg.ts';
+import { addressOfWords, type ClusterState } from './cluster-state.ts';
 import { UnknownServiceError } from './errors.ts';
 import { PrefixCounter } from './prefix-counter.ts';
 import { unlimitedBudget } from './track-budget.ts';
@@ -43,6 +44,8 @@ export class SessionGauges {
   private readonly byListener = new Map<string, ListenerGauge>();
   private readonly warned = new Set<string>();
   private openCount = 0;
+  /** Set when clustered with inbound_cidr replication: SMTP opens and closes go out, inbound_cidr reads add the peers'. */
+  private cl: ClusterState | null = null;
 
   constructor(opts: SessionGaugesOptions) {
     this.logger = opts.logger;
@@ -65,6 +68,7 @@ export class SessionGauges {
       this.byService.set(service, svc);
     }
     svc.add(peer, 1, this.budget);
+    if (this.cl !== null && service === 'SMTP') this.cl.outbox.gauge(peer, 1);
     let lg: ListenerGauge | undefined;
     if (listener !== undefined) {
       const key = listenerKey(service, listener);
@@ -88,6 +92,7 @@ export class SessionGauges {
   release(svc: PrefixCounter, lg: ListenerGauge | undefined, peer: IpAddress): void {
     this.openCount--;
     svc.add(peer, -1, this.budget);
+    if (this.cl !== null && svc === this.byService.get('SMTP')) this.cl.outbox.gauge(peer, -1);
     if (lg !== undefined) {
       lg.counter.add(peer, -1, this.budget);
       lg.open--;
@@ -106,6 +111,9 @@ export class SessionGauges {
   count(service: string, cidr: Cidr, listener?: string): number {
     const c = checkCidr(cidr);
     let name = service;
+    if (name === CLUSTER_VIEW && this.cl !== null) {
+      return (this.byService.get('SMTP')?.count(c) ?? 0) + this.cl.gauges.count(c);
+    }
     if (name === CLUSTER_VIEW) {
       this.warnOnce(CLUSTER_VIEW, { service }, 'inbound_cidr asked on a node without clustering: answering with local SMTP sessions');
       name = 'SMTP';
@@ -115,6 +123,23 @@ export class SessionGauges {
     }
     if (listener !== undefined) return this.byListener.get(listenerKey(name, listener))?.counter.count(c) ?? 0;
     return this.byService.get(name)?.count(c) ?? 0;
+  }
+
+  attachCluster(cl: ClusterState | null): void {
+    this.cl = cl;
+  }
+
+  /** This node's open sessions of a service per address (cluster resync, console views). */
+  hosts(service: string): Array<[IpAddress, number]> {
+    const out: Array<[IpAddress, number]> = [];
+    const svc = this.byService.get(service);
+    svc?.v4?.host.forEach((w, n) => {
+      if (n !== 0) out.push([addressOfWords(4, w), n]);
+    });
+    svc?.v6?.host.forEach((w, n) => {
+      if (n !== 0) out.push([addressOfWords(6, w), n]);
+    });
+    return out;
   }
 
   /** Listener-scoped gauges held, busy or idle. */

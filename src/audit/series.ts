@@ -3,6 +3,8 @@ import type { Logger } from '../log.ts';
 import { hostCidr, parseAddress, type Cidr, type IpAddress } from './address.ts';
 import { checkAddress, checkCidr, isCidr } from './cidr-arg.ts';
 import { CounterGroup } from './counter-group.ts';
+import type { ClusterState } from './cluster-state.ts';
+import { formatAddress } from './address.ts';
 import { BadSeriesError, UnknownSeriesError } from './errors.ts';
 import { checkShape } from './monitor-spec.ts';
 import {
@@ -74,12 +76,15 @@ interface Series {
 export class SeriesRegistry {
   private readonly clock: Clock;
   private readonly logger: Logger;
-  private readonly cap: number;
+  /** Per-series cap on tracked keys (remote copies use the same). */
+  readonly cap: number;
   private readonly nextSeed: () => number;
   private readonly byName = new Map<string, Series>();
   /** Degraded events of series since rebuilt, so the store's figure never goes down. */
   private retiredDegraded = 0;
   private readonly defineListeners: Array<(name: string) => void> = [];
+  /** Set when clustered with audit_series replication. */
+  private cl: ClusterState | null = null;
 
   constructor(opts: SeriesRegistryOptions) {
     this.clock = opts.clock;
@@ -277,6 +282,7 @@ export class SeriesRegistry {
       const k = checkStringKey(key, name);
       const n = checkCount(count);
       if (n !== 0 && !s.data.strings.add(k, n, sec)) this.noteCap(s);
+      if (n !== 0 && this.cl !== null && s.options.replicate !== 'none') this.replicate(s, sec, k, n);
       return;
     }
     const addr = this.ipKey(s, s.data, key, 'add');
@@ -284,6 +290,16 @@ export class SeriesRegistry {
     if (addr === null || n === 0) return;
     s.data.counter.add(addr, n, sec);
     if (s.data.budget.degraded !== s.seenDegraded) this.noteCap(s);
+    if (this.cl !== null && s.options.replicate !== 'none') this.replicate(s, sec, formatAddress(addr), n);
+  }
+
+  attachCluster(cl: ClusterState | null): void {
+    this.cl = cl;
+  }
+
+  private replicate(s: Series, sec: number, key: string, n: number): void {
+    const start = sec - (sec % s.interval);
+    this.cl!.outbox.series({ name: s.name, ...shapeOf(s) }, s.options.replicate === 'manager', start, key, n);
   }
 
   /** Sum over windows startv..endv of a key (string series) or block (IP series). */
@@ -292,7 +308,9 @@ export class SeriesRegistry {
     if (s.data.kind === 'string') {
       const k = checkStringKey(key, name);
       const [a, b] = windowRange(startv, endv, s.windows);
-      return s.data.strings.count(k, a, b, this.nowSec());
+      const sec = this.nowSec();
+      const n = s.data.strings.count(k, a, b, sec);
+      return this.clusterWide(s) ? n + this.cl!.series.count({ name: s.name, ...shapeOf(s) }, k, a, b, sec) : n;
     }
     if (typeof key === 'string') throw ipSeriesKeyError(s, 'count');
     const c = isCidr(key) ? checkCidr(key, 'key') : hostCidr(checkAddress(key, 'key'));
@@ -301,7 +319,14 @@ export class SeriesRegistry {
       this.wrongFamily(s, 'count');
       return 0;
     }
-    return s.data.counter.count(0, c, a, b, this.nowSec());
+    const sec = this.nowSec();
+    const n = s.data.counter.count(0, c, a, b, sec);
+    return this.clusterWide(s) ? n + this.cl!.series.count({ name: s.name, ...shapeOf(s) }, c, a, b, sec) : n;
+  }
+
+  /** replicate = "cluster" series read every node's adds once clustered. */
+  private clusterWide(s: Series): boolean {
+    return this.cl !== null && s.options.replicate === 'cluster';
   }
 
   /** Deletes the key from every window of this node's copy (spec §14 #28). */
@@ -374,7 +399,7 @@ export class SeriesRegistry {
   }
 
   private noteReplicate(name: string, opts: Required<SeriesOptions>): void {
-    if (opts.replicate === 'none') return;
+    if (opts.replicate === 'none' || this.cl !== null) return;
     // Momentum stops incrementing such a series on a single node (a documented
     // defect); applying locally keeps policies working (spec §14 #21).
     this.logger.warn({ series: name, replicate: opts.replicate }, 'series asks for replication but this node is not clustered: applying updates locally');

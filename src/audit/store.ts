@@ -2,6 +2,7 @@ import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import { parseAddress, type Cidr, type IpAddress } from './address.ts';
 import { checkAddress, checkCidr } from './cidr-arg.ts';
+import { ClusterState, type ClusterFamilies } from './cluster-state.ts';
 import { BadMetricError, BadMonitorError, BadSeriesError, UnknownMonitorError } from './errors.ts';
 import { SessionGauges } from './gauges.ts';
 import { seedSequence } from './key-table.ts';
@@ -72,6 +73,10 @@ export class AuditStore {
   private readonly list: Monitor[] = [];
   private readonly sets: MonitorSet[] = [];
   private readonly nextSeed = seedSequence();
+  /** The set of the configured monitors: the one that replicates. */
+  private configured: MonitorSet | null = null;
+  private cl: ClusterState | null = null;
+  private clMetrics = false;
 
   constructor(opts: AuditStoreOptions) {
     this.clock = opts.clock;
@@ -88,7 +93,7 @@ export class AuditStore {
       }
       specs.push(spec);
     }
-    if (specs.length > 0) this.addSet(specs);
+    if (specs.length > 0) this.configured = this.addSet(specs)[0]!.set;
     this.gauges = new SessionGauges({ logger: opts.logger, nextSeed: this.nextSeed });
     this.series = new SeriesRegistry({
       clock: opts.clock,
@@ -110,29 +115,87 @@ export class AuditStore {
     const sec = this.nowSec();
     const sets = this.sets;
     for (let i = 0; i < sets.length; i++) sets[i]!.record(mi, addr, sec);
+    if (this.clMetrics) this.cl!.outbox.counter(mi, addr, sec);
+  }
+
+  /**
+   * Makes this store a cluster member: its changes go to an outbox, reads with
+   * scope 'cluster' add what the other nodes sent. Only the configured monitors
+   * replicate (a monitor created lazily has no common epoch with the peers).
+   */
+  enableCluster(opts: { families?: ClusterFamilies; outboxBound?: number } = {}): ClusterState {
+    if (this.cl !== null) return this.cl;
+    const cl = new ClusterState({
+      specs: this.configured?.specs ?? [],
+      cap: this.cap,
+      seriesCap: this.series.cap,
+      nowSec: this.nowSec(),
+      nextSeed: this.nextSeed,
+      clockSec: () => this.nowSec(),
+      ...(opts.families === undefined ? {} : { families: opts.families }),
+      ...(opts.outboxBound === undefined ? {} : { outboxBound: opts.outboxBound }),
+    });
+    this.cl = cl;
+    this.clMetrics = cl.families.metrics && this.configured !== null;
+    this.gauges.attachCluster(cl.families.inboundCidr ? cl : null);
+    this.series.attachCluster(cl.families.series ? cl : null);
+    return cl;
+  }
+
+  /** The cluster state, or null on a single node. */
+  get cluster(): ClusterState | null {
+    return this.cl;
+  }
+
+  /** A configured monitor's column in the cluster copies, or -1 (not clustered, not configured, metrics not replicated). */
+  private clusterCol(m: Monitor, scope: Scope): number {
+    return scope === 'cluster' && this.clMetrics && m.set === this.configured ? m.col : -1;
   }
 
   /** Plain sum over windows startv..endv (spec §4.3); NaN bounds → MW_ERR_BAD_COUNT. */
-  count(metric: Metric, monitor: string, cidr: Cidr, startv = 0, endv = 0, _scope: Scope = 'local'): number {
+  count(metric: Metric, monitor: string, cidr: Cidr, startv = 0, endv = 0, scope: Scope = 'local'): number {
     const mi = metricIndex(metric);
     const m = this.monitorFor(monitor);
     const c = checkCidr(cidr);
     const [s, e] = windowRange(startv, endv, m.spec.windows);
-    return m.set.groups[mi]!.count(m.col, c, s, e, this.nowSec());
+    const sec = this.nowSec();
+    const n = m.set.groups[mi]!.count(m.col, c, s, e, sec);
+    const col = this.clusterCol(m, scope);
+    return col < 0 ? n : n + this.cl!.counters.count(mi, col, c, s, e, sec);
   }
 
   /** The weighted sliding value of spec §4.4: floor(C0 + (1 − f)·C1). */
-  smoothed(metric: Metric, monitor: string, cidr: Cidr, _scope: Scope = 'local'): number {
+  smoothed(metric: Metric, monitor: string, cidr: Cidr, scope: Scope = 'local'): number {
     const mi = metricIndex(metric);
     const m = this.monitorFor(monitor);
-    return m.set.groups[mi]!.smoothed(m.col, checkCidr(cidr), this.nowSec());
+    const c = checkCidr(cidr);
+    const sec = this.nowSec();
+    const g = m.set.groups[mi]!;
+    const col = this.clusterCol(m, scope);
+    if (col < 0) return g.smoothed(m.col, c, sec);
+    const [r0, r1] = this.cl!.counters.smoothedParts(mi, col, c, sec);
+    const c0 = g.count(m.col, c, 0, 0, sec) + r0;
+    const c1 = g.count(m.col, c, 1, 1, sec) + r1;
+    const f = Math.min(Math.max((sec - g.windowStart(m.col, sec)) / m.spec.width, 0), 1 - Number.EPSILON);
+    return Math.floor(c0 + (1 - f) * c1);
   }
 
   /** Counts of windows 0..N−1, as console `show ip` prints them. */
-  windows(metric: Metric, monitor: string, cidr: Cidr, _scope: Scope = 'local'): number[] {
+  windows(metric: Metric, monitor: string, cidr: Cidr, scope: Scope = 'local'): number[] {
     const mi = metricIndex(metric);
     const m = this.monitorFor(monitor);
-    return m.set.groups[mi]!.windowCounts(m.col, checkCidr(cidr), this.nowSec());
+    const c = checkCidr(cidr);
+    const sec = this.nowSec();
+    const local = m.set.groups[mi]!.windowCounts(m.col, c, sec);
+    const col = this.clusterCol(m, scope);
+    if (col < 0) return local;
+    const remote = this.cl!.counters.windowCounts(mi, col, c, sec);
+    return local.map((n, k) => n + (remote[k] ?? 0));
+  }
+
+  /** Whether reads with scope 'cluster' add other nodes' figures for this monitor. */
+  isClusterWide(monitor: string): boolean {
+    return this.clusterCol(this.monitorFor(monitor), 'cluster') >= 0;
   }
 
   /**
@@ -204,6 +267,7 @@ export class AuditStore {
   maintain(): void {
     const sec = this.nowSec();
     for (const set of this.sets) set.maintain(sec);
+    this.cl?.maintain(sec);
     this.series.maintain(sec);
     this.gauges.compact();
   }

@@ -27,6 +27,7 @@ import { SeriesPersistence } from '../persist/series-persistence.ts';
 import { startSmtpServer, type SmtpListener } from '../smtp/server.ts';
 import { createSink, type Sink } from '../smtp/sink.ts';
 import { parseArgs, UsageError } from './args.ts';
+import type { ClusterNode } from '../cluster/node.ts';
 
 export const SERVE_USAGE = `usage: moonwatch serve --config FILE [--strict]
 
@@ -102,11 +103,14 @@ interface Running {
   readonly listener: SmtpListener;
   readonly maintenance: MaintenanceLoop;
   readonly control: ControlServer | undefined;
+  readonly cluster: ClusterNode | undefined;
 }
 
 async function start(config: MoonwatchConfig, logger: Logger, strict: boolean, pinnedClock?: Clock): Promise<Running> {
   const clock = pinnedClock ?? new SystemClock();
   const store = new AuditStore(storeOptionsFrom(config, { clock, logger }));
+  // Clustered: the store takes its outbox and remote copies before any script runs.
+  const clusterState = config.cluster === undefined ? undefined : store.enableCluster({ families: config.cluster.replicate, outboxBound: config.cluster.maxBuffered });
   const ia = config.inboundAudit;
   const persistence = new SeriesPersistence({ dir: ia.serializeDir, series: store.series, clock, logger, strict });
   const journal = new SeriesJournal({ dir: ia.logDir, series: store.series, clock, logger, periodSec: ia.maintenanceInterval });
@@ -121,8 +125,15 @@ async function start(config: MoonwatchConfig, logger: Logger, strict: boolean, p
   const engine = await createEngine(engineOptionsFrom(config, { clock, logger, store }));
   let sink: Sink | undefined;
   let control: ControlServer | undefined;
+  let cluster: ClusterNode | undefined;
   try {
     persistence.finishStartup();
+    // After init defined the series; never waits for Redis.
+    // Loaded only when configured: a single node never loads the Redis client.
+    if (config.cluster !== undefined && clusterState !== undefined) {
+      const { startCluster } = await import('../cluster/start.ts');
+      cluster = startCluster(config.cluster, { store, state: clusterState, clock, logger, logDir: ia.logDir });
+    }
     if (config.scripts.hotReload) await engine.watch();
     sink = await createSink(config.sink, { clock, logger, hostname: config.hostname });
     if (config.control !== undefined) {
@@ -131,7 +142,7 @@ async function start(config: MoonwatchConfig, logger: Logger, strict: boolean, p
         ...(config.control.tcp === undefined ? {} : { tcp: config.control.tcp }),
         ...(config.control.token === undefined ? {} : { token: config.control.token }),
         logger,
-        deps: { store, engine, serializeDir: ia.serializeDir, logger, afterReload: () => persistence.restorePending() },
+        deps: { store, engine, serializeDir: ia.serializeDir, logger, afterReload: () => persistence.restorePending(), ...(cluster === undefined ? {} : { cluster }) },
       });
     }
     const listener = await startSmtpServer({ config, engine, sink, logger, clock });
@@ -153,9 +164,10 @@ async function start(config: MoonwatchConfig, logger: Logger, strict: boolean, p
       },
       'moonwatch serving',
     );
-    return { engine, sink, listener, maintenance, control };
+    return { engine, sink, listener, maintenance, control, cluster };
   } catch (err) {
     await control?.close();
+    await cluster?.stop();
     await engine.close();
     await sink?.close();
     throw err;
@@ -228,6 +240,8 @@ async function stop(running: Running, config: MoonwatchConfig, logger: Logger): 
     // The shutdown save must happen even if draining the sessions failed.
     running.maintenance.stop();
   }
+  // Sessions are closed: the final batch carries their gauge closes.
+  await running.cluster?.stop();
   await running.engine.close();
   await running.sink.close();
   const s = running.engine.status();

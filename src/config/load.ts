@@ -11,6 +11,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { DEFAULT_FAILURE_MODE, type FailureMode } from '../policy/engine-options.ts';
 import { configAddress, configAddressOrCidr } from './addresses.ts';
+import { readCluster } from './cluster.ts';
 import { ConfigError } from './errors.ts';
 import { ConfigNode, parseConfigDocument, type ConfigMap } from './reader.ts';
 import { readSieve } from './sieve.ts';
@@ -44,6 +45,7 @@ const TOP_KEYS = [
   'log',
   'control',
   'tls',
+  'cluster',
 ] as const;
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -83,6 +85,7 @@ export function parseConfig(text: string, file: string): MoonwatchConfig {
     log: readLog(root.get('log')),
     ...readControl(root.get('control'), baseDir),
     ...readTls(root.get('tls'), baseDir),
+    ...readCluster(root.get('cluster')),
   };
 }
 

@@ -107,6 +107,14 @@ export class ConfigNode {
     return v;
   }
 
+  /** A number (fractions allowed) from min to max. */
+  number(min: number, max: number): number {
+    const v = this.scalar();
+    if (typeof v !== 'number' || !Number.isFinite(v)) this.fail(`must be a number, not ${this.describe()}`);
+    if (v < min || v > max) this.fail(`must be from ${min} to ${max} (got ${v})`);
+    return v;
+  }
+
   oneOf<T extends string>(choices: readonly T[]): T {
     const v = this.string();
     if (!(choices as readonly string[]).includes(v)) this.fail(`must be one of ${choices.join(', ')} (got "${v}")`);

@@ -6,6 +6,7 @@
 import { DEFAULT_MAX_TRACKED, type AuditStore, type AuditStoreOptions } from '../audit/store.ts';
 import { DEFAULT_BUDGET, type Budget } from '../lua/budget.ts';
 import type { Clock } from '../clock.ts';
+import type { ClusterConfig } from './cluster.ts';
 import type { Logger } from '../log.ts';
 import type { EngineOptions, FailureMode } from '../policy/engine-options.ts';
 import type { SieveScriptsOptions } from '../sieve/config.ts';
@@ -112,6 +113,8 @@ export interface MoonwatchConfig {
   readonly control?: ControlConfig;
   /** Absent: STARTTLS is not offered. */
   readonly tls?: TlsConfig;
+  /** Absent: a single node (docs/cluster.md). */
+  readonly cluster?: ClusterConfig;
 }
 
 export const DEFAULT_LIMITS: LimitsConfig = Object.freeze({

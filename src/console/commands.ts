@@ -3,6 +3,7 @@ import { errorMessage, isMoonwatchError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { EngineStatus, ReloadResult } from '../policy/engine.ts';
 import { AUDIT_HELP, runAuditCommand } from './audit-commands.ts';
+import { CLUSTER_HELP, runClusterCommand, type ClusterConsole } from './cluster-commands.ts';
 import { ConsoleCommandError } from './errors.ts';
 import { tokenize } from './tokenize.ts';
 
@@ -15,10 +16,13 @@ export interface ConsoleDeps {
   logger: Logger;
   /** Runs after a successful reload (restores persisted series the new init defined). */
   afterReload?: () => void;
+  /** Present on a clustered node. */
+  cluster?: ClusterConsole;
 }
 
 const HELP = [
   ...AUDIT_HELP,
+  ...CLUSTER_HELP,
   'reload                                                 rebuild the script generation from disk',
   'status                                                 generation, scripts, sessions, tracked keys',
   'series list                                            defined series with shape, options and keys',
@@ -50,6 +54,8 @@ export async function runConsoleLine(line: string, deps: ConsoleDeps): Promise<s
       case 'series':
         if (rest.length !== 1 || rest[0] !== 'list') throw new ConsoleCommandError('usage: series list');
         return seriesList(deps.store);
+      case 'cluster':
+        return runClusterCommand(rest, deps.store, deps.cluster);
       case 'show':
       case 'count_cidr':
       case 'add':

@@ -75,6 +75,10 @@ export interface SeedStep {
   /** Alternatively: the events happen this long before the step's time. */
   readonly agoMs?: number;
   readonly count: number;
+  /** Counted on (or, with `open`, sessions open on) another cluster node of this name (docs/fixtures.md). */
+  readonly node?: string;
+  /** `count` sessions open now on `node` from `address` (the inbound_cidr gauge). */
+  readonly open?: boolean;
 }
 
 export interface SessionStep {

@@ -8,7 +8,7 @@ import { dirname, resolve } from 'node:path';
 import { errorMessage } from '../errors.ts';
 import { parseDuration, parseInstant } from './duration.ts';
 import { FixtureReadError, FixtureSchemaError } from './errors.ts';
-import { METRIC_NAMES, type Fixture, type MetricName, type PolicySpec, type SendStep, type Step } from './fixture.ts';
+import { METRIC_NAMES, type Fixture, type MetricName, type PolicySpec, type SeedStep, type SendStep, type Step } from './fixture.ts';
 import { readChecks, readFrom, readMonitor, readOutcomes } from './load-checks.ts';
 import { COMMAND_VERBS, defaultCommand, readCommand, readExpectation, EXPECT_OK, EXPECT_ANY } from './load-commands.ts';
 import { parseYaml, yamlFromValue, type YNode } from './yaml-reader.ts';
@@ -184,14 +184,36 @@ function readStep(node: YNode): Step {
 }
 
 function readSeed(node: YNode, at: YNode): Step {
-  const m = node.map('seed', ['metric', 'series', 'gauge', 'address', 'key', 'window', 'monitor', 'ago', 'count']);
+  const m = node.map('seed', ['metric', 'series', 'gauge', 'address', 'key', 'window', 'monitor', 'ago', 'count', 'node', 'open']);
   if (m.has('gauge')) {
     // Open sessions held for the rest of the fixture (e.g. 1001 sessions from one IP).
-    for (const k of ['metric', 'series', 'key', 'window', 'monitor', 'ago']) if (m.has(k)) m.keyNode(k)!.fail(`a gauge seed takes "address" and "count", not "${k}"`);
+    for (const k of ['metric', 'series', 'key', 'window', 'monitor', 'ago', 'node', 'open']) if (m.has(k)) m.keyNode(k)!.fail(`a gauge seed takes "address" and "count", not "${k}"`);
     const gauge = m.get('gauge')!.oneOf('seed.gauge', ['SMTP', 'ECStream', 'Control', 'ECmmove2', 'ECCluster'] as const);
     const count = m.get('count')?.int('seed.count', 1, 1_000_000) ?? 1;
     return { kind: 'seed', pos: at.pos, count, gauge, address: readFrom(m.require('address', 'a gauge seed'), 'seed.address', true) };
   }
+  const onNode = m.has('node') ? readNodeName(m.get('node')!) : undefined;
+  if (m.has('open')) {
+    // Sessions open on another cluster node: a gauge, no history.
+    for (const k of ['metric', 'series', 'key', 'window', 'monitor', 'ago', 'count']) if (m.has(k)) m.keyNode(k)!.fail(`a seed of open sessions takes address, open and node, not "${k}"`);
+    if (onNode === undefined) node.fail('seed.open counts sessions open on another cluster node: name it with "node"');
+    return {
+      kind: 'seed' as const, pos: at.pos, count: m.get('open')!.int('seed.open', 1, 100_000), open: true, node: onNode,
+      address: readFrom(m.require('address', 'a seed of open sessions'), 'seed.address', true),
+    };
+  }
+  if (onNode !== undefined) return { ...readSeedOn(node, at, m), node: onNode };
+  return readSeedOn(node, at, m);
+}
+
+/** A cluster node name as the config's cluster.node spells it. */
+function readNodeName(n: YNode): string {
+  const v = n.string('seed.node');
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(v)) n.fail(`"${v}" is not a node name (1-64 letters, digits, _ . -)`);
+  return v;
+}
+
+function readSeedOn(node: YNode, at: YNode, m: ReturnType<YNode['map']>): SeedStep {
   if (m.has('metric') === m.has('series')) node.fail('seed names either a "metric" (connections, receptions, rejections) or a "series"');
   const count = m.get('count')?.int('seed.count', 1, 10_000_000) ?? 1;
   if (m.has('window') && m.has('ago')) m.keyNode('ago')!.fail('seed takes "window" or "ago", not both');

@@ -6,9 +6,9 @@
  * policy early enough for that). A seed later in a fixture can only write
  * "now".
  */
-import { formatCidr, hostLength, type Cidr } from '../audit/address.ts';
+import { formatAddress, formatCidr, hostLength, type Cidr } from '../audit/address.ts';
 import { parseMonitor, type MonitorSpec } from '../audit/monitor-spec.ts';
-import type { AuditStore } from '../audit/store.ts';
+import { METRICS, type AuditStore } from '../audit/store.ts';
 import { errorMessage } from '../errors.ts';
 import { addressInBlock, checkCidr } from './addresses.ts';
 import { formatDuration } from './duration.ts';
@@ -26,7 +26,7 @@ export function seedsPast(step: SeedStep): boolean {
 /** The events' instant for a seed running at `nowMs`; checks the window exists. */
 export function seedInstant(step: SeedStep, nowMs: number, store: AuditStore): number {
   if (step.agoMs !== undefined) return nowMs - step.agoMs;
-  if (step.gauge !== undefined) return nowMs;
+  if (step.gauge !== undefined || step.open === true) return nowMs;
   const window = step.window ?? 0;
   if (step.metric !== undefined) {
     if (step.monitor === undefined) return nowMs;
@@ -46,6 +46,10 @@ export function seedInstant(step: SeedStep, nowMs: number, store: AuditStore): n
 /** Writes the seed's events at the clock's current time. */
 export function applySeed(step: SeedStep, store: AuditStore): void {
   try {
+    if (step.node !== undefined) {
+      applyNodeSeed(step, store, step.node);
+      return;
+    }
     if (step.gauge !== undefined) {
       const block = checkCidr(step.address!, step.pos, 'seed.address');
       for (let i = 0; i < step.count; i++) store.gauges.open(step.gauge, pick(block, i));
@@ -73,8 +77,41 @@ export function applySeed(step: SeedStep, store: AuditStore): void {
   }
 }
 
+/**
+ * A seed "on" another node goes into the store's cluster copies through the
+ * calls replication makes, so a policy reading cluster = true (or the
+ * inbound_cidr service) sees it exactly as if that node had sent it. The
+ * store becomes a cluster member with nothing to send.
+ */
+function applyNodeSeed(step: SeedStep, store: AuditStore, node: string): void {
+  const cl = store.cluster ?? store.enableCluster({ outboxBound: 0 });
+  const block = step.address === undefined ? undefined : checkCidr(step.address, step.pos, 'seed.address');
+  if (step.open === true) {
+    for (let i = 0; i < step.count; i++) cl.seedSessions(`${node}#fixture`, pick(block!, i), 1);
+    return;
+  }
+  if (step.metric !== undefined) {
+    const mi = METRICS.indexOf(step.metric);
+    for (let i = 0; i < step.count; i++) cl.seedCounter(mi, pick(block!, i));
+    return;
+  }
+  const info = seriesInfo(step, store);
+  const id = { name: info.name, type: info.type, interval: info.interval, windows: info.windows };
+  if (info.options.replicate !== 'cluster') {
+    throw new FixtureStepError(step.pos, `series "${info.name}" is not defined with replicate = "cluster": other nodes' adds do not count in it`);
+  }
+  if (step.key !== undefined) {
+    if (info.type !== 'string') throw new FixtureStepError(step.pos, `series "${step.series}" is keyed by address (${info.type}); use "address"`);
+    cl.seedSeries(id, step.key, step.count);
+    return;
+  }
+  if (info.type === 'string') throw new FixtureStepError(step.pos, `series "${step.series}" is a string series; use "key"`);
+  checkFamily(step, block!, info.type);
+  for (let i = 0; i < step.count; i++) cl.seedSeries(id, formatAddress(pick(block!, i)), 1);
+}
+
 export function describeSeed(step: SeedStep): string {
-  const what = step.metric ?? (step.gauge !== undefined ? `${step.gauge} sessions` : `series ${step.series}`);
+  const what = `${step.gauge !== undefined ? `${step.gauge} sessions` : step.open === true ? 'open sessions' : step.metric ?? `series ${step.series}`}${step.node === undefined ? '' : ` on node ${step.node}`}`;
   const when = step.agoMs !== undefined ? `${formatDuration(step.agoMs)} ago` : `window ${step.window ?? 0}${step.monitor ? ` of ${step.monitor}` : ''}`;
   return `seed ${step.count} ${what} for ${step.address ?? step.key} at ${when}`;
 }
