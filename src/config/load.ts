@@ -12,6 +12,7 @@ import { createSecureContext } from 'node:tls';
 import ipaddr from 'ipaddr.js';
 import { DEFAULT_FAILURE_MODE, type FailureMode } from '../policy/engine-options.ts';
 import { ConfigError } from './errors.ts';
+import { readHttp } from './http-config.ts';
 import { ConfigNode, parseConfigDocument, type ConfigMap } from './reader.ts';
 import {
   DEFAULT_BUDGETS,
@@ -43,6 +44,7 @@ const TOP_KEYS = [
   'log',
   'control',
   'tls',
+  'http',
 ] as const;
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -82,6 +84,7 @@ export function parseConfig(text: string, file: string): MoonwatchConfig {
     log: readLog(root.get('log')),
     ...readControl(root.get('control'), baseDir),
     ...readTls(root.get('tls'), baseDir),
+    ...readHttp(root.get('http')),
   };
 }
 

@@ -6,6 +6,7 @@
 import { DEFAULT_MAX_TRACKED, type AuditStore, type AuditStoreOptions } from '../audit/store.ts';
 import { DEFAULT_BUDGET, type Budget } from '../lua/budget.ts';
 import type { Clock } from '../clock.ts';
+import type { HttpConfig } from './http-config.ts';
 import type { Logger } from '../log.ts';
 import type { EngineOptions, FailureMode } from '../policy/engine-options.ts';
 
@@ -103,6 +104,8 @@ export interface MoonwatchConfig {
   readonly control?: ControlConfig;
   /** Absent: STARTTLS is not offered. */
   readonly tls?: TlsConfig;
+  /** The /metrics and /healthz listener; absent: none (docs/operations.md). */
+  readonly http?: HttpConfig;
 }
 
 export const DEFAULT_LIMITS: LimitsConfig = Object.freeze({

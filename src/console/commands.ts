@@ -15,6 +15,8 @@ export interface ConsoleDeps {
   logger: Logger;
   /** Runs after a successful reload (restores persisted series the new init defined). */
   afterReload?: () => void;
+  /** More `status` lines from the server (version, uptime, listeners, config hash, verdict totals). */
+  extraStatus?: () => string[];
 }
 
 const HELP = [
@@ -90,6 +92,7 @@ function status(deps: ConsoleDeps): string[] {
     `tracked series keys: ${deps.store.series.list().reduce((n, s) => n + s.keys, 0)}`,
     `degraded events: ${a.degradedEvents}`,
     `last reload error: ${s.lastReloadError === undefined ? 'none' : oneLine(s.lastReloadError)}`,
+    ...(deps.extraStatus?.() ?? []),
   ];
 }
 

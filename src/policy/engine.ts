@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { monotonicMs } from '../clock.ts';
 import { errorMessage } from '../errors.ts';
 import { ScriptFault } from '../lua/errors.ts';
@@ -41,7 +42,10 @@ export class Engine implements PolicyEngine {
   private watcher: ScriptWatcher | undefined;
   private reloading: Promise<ReloadResult> | undefined;
   private readonly warned = new Set<string>();
-  private readonly env: SessionEnvironment;
+  private env: SessionEnvironment;
+  /** Set by reconfigure(): the next reload builds even if the script files are unchanged. */
+  private optionsChanged = false;
+  private loadedAt: number;
 
   static async create(opts: EngineOptions): Promise<Engine> {
     const engine = new Engine(opts);
@@ -49,8 +53,13 @@ export class Engine implements PolicyEngine {
     return engine;
   }
 
-  private constructor(private readonly opts: EngineOptions) {
-    this.env = {
+  private constructor(private opts: EngineOptions) {
+    this.loadedAt = opts.clock.now();
+    this.env = this.environment(opts);
+  }
+
+  private environment(opts: EngineOptions): SessionEnvironment {
+    return {
       store: opts.store,
       clock: opts.clock,
       logger: opts.logger,
@@ -58,7 +67,39 @@ export class Engine implements PolicyEngine {
       receptionUnit: opts.receptionUnit ?? 'recipient',
       hostname: opts.hostname ?? 'localhost',
       onClose: (gen) => this.sessionClosed(gen),
+      observer: opts.observer,
     };
+  }
+
+  /**
+   * Rebuilds the scripts with new options (a re-read config): failure mode,
+   * budgets, module list, allow_io … apply to the sessions that open from then
+   * on, and the generation is rebuilt even when no script file changed. If the
+   * build fails, the previous options and generation stay, as with reload().
+   */
+  async reconfigure(opts: EngineOptions, reason = 'config change'): Promise<ReloadResult> {
+    await this.reloading;
+    const previous = { opts: this.opts, env: this.env };
+    this.opts = opts;
+    this.env = this.environment(opts);
+    // Only options the scripts are built or run with force a rebuild; an unchanged config is a plain reload.
+    this.optionsChanged = !isDeepStrictEqual(buildInputs(previous.opts), buildInputs(opts));
+    const result = await this.reload(reason);
+    if (!result.ok) {
+      this.opts = previous.opts;
+      this.env = previous.env;
+      this.optionsChanged = false;
+    } else if (this.watcher !== undefined && previous.opts.scripts.dir !== opts.scripts.dir) {
+      await this.watcher.close();
+      this.watcher = undefined;
+      await this.watch();
+    }
+    return result;
+  }
+
+  /** When the live generation was installed (clock ms). */
+  get liveSince(): number {
+    return this.loadedAt;
   }
 
   openSession(options: SessionOptions): PolicySession {
@@ -164,8 +205,10 @@ export class Engine implements PolicyEngine {
       log.error({ reason, err: fault.message }, 'reload failed: scripts could not be read; keeping the live generation');
       return { ok: false, error: fault };
     }
-    if (snapshot.hash === this.live.hash) {
+    if (snapshot.hash === this.live.hash && !this.optionsChanged) {
       log.debug({ reason, generation: this.live.id }, 'reload skipped: scripts unchanged');
+      // The files are what the live generation was built from (a broken save undone): nothing is wrong any more.
+      this.lastReloadError = undefined;
       return { ok: true, generation: this.live.id, unchanged: true };
     }
     try {
@@ -173,6 +216,8 @@ export class Engine implements PolicyEngine {
       const gen = this.build(snapshot);
       const previous = this.live.id;
       this.install(gen);
+      this.optionsChanged = false;
+      this.loadedAt = this.opts.clock.now();
       this.lastReloadError = undefined;
       log.info(
         { reason, generation: gen.id, previous, build_ms: Math.round(monotonicMs() - started) },
@@ -197,4 +242,9 @@ export class Engine implements PolicyEngine {
       this.opts.logger.debug({ generation: gen.id }, 'old script generation released');
     }
   }
+}
+
+/** The options a generation is built from or its sessions run with (not the shared objects). */
+function buildInputs(o: EngineOptions): unknown {
+  return [o.scripts, o.budget, o.failureMode, o.receptionUnit, o.hostname];
 }
