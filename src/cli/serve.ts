@@ -164,7 +164,7 @@ async function start(config: MoonwatchConfig, logger: Logger, strict: boolean): 
         listen: listener.addresses().map((a) => a.id),
         sink: sink.type,
         starttls: config.tls !== undefined,
-        hotReload: config.scripts.hotReload,
+        hot_reload: config.scripts.hotReload,
         ...(control === undefined ? {} : { control: control.addresses() }),
         ...(observe.httpAddress() === undefined ? {} : { http: observe.httpAddress() }),
       },
@@ -193,7 +193,7 @@ function serveUntilSignal(running: Running, config: MoonwatchConfig, logger: Log
         return;
       }
       stopping = true;
-      logger.info({ signal, graceMs: config.limits.shutdownGraceMs }, 'shutting down');
+      logger.info({ signal, grace_ms: config.limits.shutdownGraceMs }, 'shutting down');
       void stop(running, config, logger).then(
         () => {
           cleanup();
@@ -235,7 +235,7 @@ async function stop(running: Running, config: MoonwatchConfig, logger: Logger): 
   await running.live.close();
   await running.observe.close();
   const s = running.engine.status();
-  logger.info({ openSessions: s.openSessions, accepted: running.listener.stats().accepted }, 'all sessions closed');
+  logger.info({ open_sessions: s.openSessions, accepted: running.listener.stats().accepted }, 'all sessions closed');
 }
 
 function faultPosition(err: unknown): { script?: string; line?: number } {

@@ -107,7 +107,7 @@ export class PolicyConnection extends SMTPConnection {
     this.cancelTarpit?.();
     const reason = this.closeReason ?? 'reset';
     this.policy.close(reason);
-    if (this.ctx.logger.isLevelEnabled('info')) this.log.info({ reason, messages: this.messages, durationMs: Math.round(this.ctx.monotonicMs() - this.openedAt) }, 'connection closed');
+    if (this.ctx.logger.isLevelEnabled('info')) this.log.info({ reason, messages: this.messages, duration_ms: Math.round(this.ctx.monotonicMs() - this.openedAt) }, 'connection closed');
   }
 
   /** The socket has closed and the session with it. */

@@ -295,7 +295,7 @@ function boundAddress(server: PolicySmtpServer): BoundAddress {
 async function shutdown(servers: PolicySmtpServer[], state: ListenerState, logger: Logger, hostname: string, graceMs: number): Promise<void> {
   state.shuttingDown = true;
   const stopped = Promise.all(servers.map((s) => new Promise<void>((r) => s.server.close(() => r()))));
-  logger.info({ open: state.connections.size, graceMs }, 'shutting down: no new connections');
+  logger.info({ open: state.connections.size, grace_ms: graceMs }, 'shutting down: no new connections');
   const bye = protocolReply(421, '4.3.2', `${hostname} Service shutting down, try again later`);
   // Sessions between transactions have nothing to finish.
   for (const c of state.connections) {

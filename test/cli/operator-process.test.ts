@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { monotonicMs } from '../../src/clock.ts';
+import { runConsole } from '../../src/cli/console.ts';
 import { ConsoleClient } from '../../src/console/client.ts';
 import { freePort, waitForPort } from '../helpers/redis-server.ts';
 import { RawSmtpClient } from '../smtp/lib/raw-client.ts';
@@ -237,6 +238,39 @@ describe('reload means the config too', () => {
     expect(String(warn.msg)).toMatch(/^reload: listen changed in the config file but cannot change while serving/);
     await poll(async () => ((await rcpt('boom@example.test')).code === 453 ? true : undefined), 'rest applied');
     expect(await consoleLine(join(dir, 'ctl.sock'), 'status')).toMatch(/^config pending restart: listen$/m);
+  });
+});
+
+describe('moonwatch console', () => {
+  async function consoleRun(argv: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; out: string; err: string }> {
+    let out = '';
+    let err = '';
+    const code = await runConsole(argv, { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env });
+    return { code, out, err };
+  }
+
+  it('takes the command as one quoted string as well as separate words, finding the socket from the default config', async () => {
+    const env = { MOONWATCH_CONFIG: join(dir, 'moonwatch.yaml') };
+    const words = await consoleRun(['inbound_audit', 'show', 'ip', '127.0.0.1'], env);
+    const quoted = await consoleRun(['inbound_audit show ip 127.0.0.1'], env);
+    expect(words.code).toBe(0);
+    expect(quoted.code).toBe(0);
+    expect(quoted.out).toMatch(/^Connections 60\/0: [1-9]\d*$/m);
+    expect(quoted.out.split('\n').length).toBe(words.out.split('\n').length);
+  });
+
+  it('says where it looked for the default config when there is none', async () => {
+    const r = await consoleRun(['status'], { MOONWATCH_CONFIG: join(dir, 'missing.yaml') });
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`no default config at ${join(dir, 'missing.yaml')}`);
+  });
+});
+
+describe('log fields', () => {
+  it('every line the server wrote names its fields one way: snake_case, no camelCase twin', () => {
+    const camel = new Set<string>();
+    for (const l of child.lines) for (const k of Object.keys(l)) if (/[A-Z]/.test(k)) camel.add(`${k} in "${String(l.msg)}"`);
+    expect([...camel]).toEqual([]);
   });
 });
 
