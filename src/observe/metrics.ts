@@ -64,18 +64,31 @@ export class ServerMetrics implements PolicyObserver {
     this.sinkErrors = new Counter({ name: 'moonwatch_sink_errors_total', help: 'Messages the sink did not accept, by sink type', labelNames: ['sink'], registers: [r] });
     new Gauge({
       name: 'moonwatch_tracked_addresses',
-      help: 'Addresses and blocks tracked by the audit monitors',
+      help: 'Addresses and blocks tracked, per monitor set (the configured monitors share one cap; a lazily created monitor has its own)',
+      labelNames: ['monitors'],
       registers: [r],
       collect() {
-        this.set(sources.store.stats().trackedAddresses);
+        this.reset();
+        for (const m of sources.store.monitorSetStats()) this.set({ monitors: m.monitors }, m.trackedAddresses);
       },
     });
     new Gauge({
-      name: 'moonwatch_degraded_events',
-      help: 'Events not stored because a monitor or series was at its cap on tracked keys (cumulative)',
+      name: 'moonwatch_monitor_degraded_events',
+      help: 'Events not stored because a monitor set was at its cap on tracked addresses (cumulative), per monitor set',
+      labelNames: ['monitors'],
       registers: [r],
       collect() {
-        this.set(sources.store.stats().degradedEvents);
+        this.reset();
+        for (const m of sources.store.monitorSetStats()) this.set({ monitors: m.monitors }, m.degradedEvents);
+      },
+    });
+    new Gauge({
+      name: 'moonwatch_series_degraded_events',
+      help: 'Events not stored because an audit series was at its cap on tracked keys (cumulative, all series)',
+      registers: [r],
+      collect() {
+        const monitors = sources.store.monitorSetStats().reduce((n, m) => n + m.degradedEvents, 0);
+        this.set(sources.store.stats().degradedEvents - monitors);
       },
     });
     new Gauge({
@@ -101,11 +114,26 @@ export class ServerMetrics implements PolicyObserver {
 
   phase(phase: PhaseName, verdict: Verdict, module: string | undefined, durationMs: number): void {
     const code = verdict.code;
-    this.verdicts.inc({ phase, module: module ?? '-', code_class: code === undefined ? '2xx' : `${Math.floor(code / 100)}xx` });
-    this.phaseDuration.observe({ phase }, durationMs / 1000);
+    const cls = code === undefined ? 2 : Math.floor(code / 100);
+    this.verdictChild(phase, module ?? '-', cls).inc();
+    let timer = this.durationChildren.get(phase);
+    if (timer === undefined) this.durationChildren.set(phase, (timer = this.phaseDuration.labels({ phase })));
+    timer.observe(durationMs / 1000);
     if (verdict.tarpitMs > 0) this.tarpitSeconds.inc(verdict.tarpitMs / 1000);
     const action = verdict.action === 'continue' && verdict.tarpitMs > 0 ? 'tarpit' : verdict.action;
     this.verdictTotals.set(action, (this.verdictTotals.get(action) ?? 0) + 1);
+  }
+
+  // Labelled children cached by phase, module and code class: counting a verdict allocates nothing once warm.
+  private readonly verdictChildren = new Map<string, Map<string, { inc(): void }[]>>();
+  private readonly durationChildren = new Map<string, { observe(v: number): void }>();
+
+  private verdictChild(phase: string, module: string, cls: number): { inc(): void } {
+    let byModule = this.verdictChildren.get(phase);
+    if (byModule === undefined) this.verdictChildren.set(phase, (byModule = new Map()));
+    let byClass = byModule.get(module);
+    if (byClass === undefined) byModule.set(module, (byClass = []));
+    return (byClass[cls] ??= this.verdicts.labels({ phase, module, code_class: `${cls}xx` }));
   }
 
   fault(phase: PhaseName, module: string): void {

@@ -180,7 +180,8 @@ describe('/metrics and /healthz', () => {
     expect(r.body).toMatch(/^moonwatch_verdicts_total\{phase="rcptto",module="gate",code_class="5xx"\} [1-9]\d*$/m);
     expect(r.body).toMatch(/^moonwatch_script_faults_total\{phase="rcptto",module="gate"\} [1-9]\d*$/m);
     expect(r.body).toMatch(/^moonwatch_phase_duration_seconds_bucket\{le="0\.1",phase="rcptto"\} [1-9]\d*$/m);
-    for (const name of ['moonwatch_tracked_addresses', 'moonwatch_degraded_events', 'moonwatch_tarpit_seconds_total', 'moonwatch_sink_errors_total', 'moonwatch_script_generation']) {
+    expect(r.body).toMatch(/^moonwatch_tracked_addresses\{monitors="60,10"\} [1-9]\d*$/m);
+    for (const name of ['moonwatch_monitor_degraded_events', 'moonwatch_series_degraded_events', 'moonwatch_tarpit_seconds_total', 'moonwatch_sink_errors_total', 'moonwatch_script_generation']) {
       expect(r.body).toContain(`# TYPE ${name} `);
     }
   });
