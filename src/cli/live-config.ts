@@ -191,7 +191,10 @@ export class LiveConfig {
       this.retiredSinks.push(this.sink);
       this.sink = sink;
     }
-    if (effective.tls !== undefined) logger.info({ cert: effective.tls.certFile }, 'tls certificate reloaded');
+    const old = this.current.tls;
+    if (effective.tls !== undefined && old !== undefined && !(effective.tls.cert.equals(old.cert) && effective.tls.key.equals(old.key))) {
+      logger.info({ cert: effective.tls.certFile }, 'tls certificate reloaded');
+    }
     logger.level = effective.log.level;
     this.current = effective;
     this.hash = hash;

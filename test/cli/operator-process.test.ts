@@ -231,6 +231,37 @@ describe('reload means the config too', () => {
     await child.waitFor((l) => l.msg === 'reload: config applied' && l.reason === 'config file change', 'config applied line');
   });
 
+  it('applies limits, XCLIENT trust and the log level to new sessions', async () => {
+    const xclient = async (): Promise<{ xclient: number; second: number }> => {
+      const { client } = await RawSmtpClient.connect({ host: '127.0.0.1', port: smtpPort });
+      await client.command('EHLO client.example');
+      await client.command('MAIL FROM:<a@sender.example>');
+      await client.command('RCPT TO:<one@example.test>');
+      const second = (await client.command('RCPT TO:<two@example.test>')).code;
+      await client.command('RSET');
+      const x = (await client.command('XCLIENT NAME=relay.example')).code;
+      await client.quit();
+      return { xclient: x, second };
+    };
+    expect(await xclient()).toEqual({ xclient: 550, second: 250 });
+    const before = readFileSync(join(dir, 'moonwatch.yaml'), 'utf8');
+    writeFileSync(join(dir, 'moonwatch.yaml'), `${before}
+limits: { max_recipients: 1 }
+xclient: { trusted: ["127.0.0.1/32"] }
+log: { level: debug }
+`);
+    child.proc.kill('SIGHUP');
+    const changed = await poll(async () => {
+      const r = await xclient();
+      return r.xclient === 220 ? r : undefined;
+    }, 'limits and trust applied');
+    expect(changed.second).toBe(452);
+    await child.waitFor((l) => l.level === 'debug', 'a debug line');
+    writeFileSync(join(dir, 'moonwatch.yaml'), before);
+    child.proc.kill('SIGHUP');
+    await poll(async () => ((await xclient()).xclient === 550 ? true : undefined), 'back to the previous settings');
+  });
+
   it('refuses restart-only settings by name while the rest applies', async () => {
     const other = await freePort();
     const text = readFileSync(join(dir, 'moonwatch.yaml'), 'utf8').replace(`127.0.0.1:${smtpPort}`, `127.0.0.1:${other}`).replace('code: 452', 'code: 453');

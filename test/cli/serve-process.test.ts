@@ -208,7 +208,7 @@ describe('moonwatch serve as a process', () => {
     const closed = child.lines.filter((l) => l.msg === 'connection closed');
     expect(closed.filter((l) => l.reason === 'shutdown')).toHaveLength(9);
     const summary = child.lines.find((l) => l.msg === 'all sessions closed');
-    expect(summary).toMatchObject({ openSessions: 0 });
+    expect(summary).toMatchObject({ open_sessions: 0 });
   });
 
   it('SIGINT stops it the same way (exit 0)', async () => {

@@ -2,8 +2,8 @@
  * What `npm install moonwatch` gives, proved from a packed tarball: the
  * package is built and packed in a staging copy of the checkout (so the
  * checkout's own dist/ is never rewritten under other tests), installed into
- * a fresh project with `npm ci --offline` (its lockfile lists the packed
- * tarball and the runtime dependencies, all in the npm cache), then used from
+ * a fresh project with `npm ci --prefer-offline` (its lockfile lists the packed
+ * tarball and the runtime dependencies, which `npm ci` has cached), then used from
  * plain node, from a NodeNext TypeScript project and through `npx moonwatch`.
  */
 import { execFile } from 'node:child_process';
@@ -40,7 +40,7 @@ beforeAll(async () => {
   tarball = join(work, info[0]!.filename);
   files = info[0]!.files.map((f) => f.path);
 
-  // A consumer project whose lockfile pins what the checkout's lockfile pins: npm ci --offline installs it from the cache.
+  // A consumer project whose lockfile pins what the checkout's lockfile pins: npm ci installs it from the cache.
   project = join(work, 'consumer');
   mkdirSync(project);
   const lock = JSON.parse(readFileSync(join(repo, 'package-lock.json'), 'utf8')) as { packages: Record<string, Record<string, unknown>> };
@@ -56,7 +56,7 @@ beforeAll(async () => {
   for (const typesPkg of ['node_modules/@types/node', 'node_modules/undici-types']) packages[typesPkg] = lock.packages[typesPkg];
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies: { moonwatch: `file:${tarball}` }, devDependencies: { '@types/node': '*' } }));
   writeFileSync(join(project, 'package-lock.json'), JSON.stringify({ name: 'consumer', lockfileVersion: 3, requires: true, packages }));
-  await sh('npm', ['ci', '--offline'], project);
+  await sh('npm', ['ci', '--prefer-offline'], project);
 
   mkdirSync(join(project, 'policies'));
   writeFileSync(
@@ -97,7 +97,7 @@ describe('the packed tarball', () => {
     );
     const { stdout } = await sh(process.execPath, ['use.mjs'], project);
     expect(JSON.parse(stdout.trim().split('\n').pop()!)).toEqual({ store: 'object', ok: true, parse: 'function' });
-  });
+  }, 120_000);
 
   it('type-checks in a NodeNext TypeScript project with zero errors (library types checked too)', async () => {
     writeFileSync(
@@ -117,7 +117,7 @@ describe('the packed tarball', () => {
     const tsc = join(repo, 'node_modules/typescript/bin/tsc');
     const out = await sh(process.execPath, [tsc, '-p', '.'], project).catch((err: { stdout: string }) => err);
     expect(out.stdout).toBe('');
-  });
+  }, 120_000);
 
   it('runs npx moonwatch --help and npx moonwatch test on a fixture from the installed bin', async () => {
     expect(existsSync(join(project, 'node_modules/moonwatch/src'))).toBe(false);
@@ -126,5 +126,5 @@ describe('the packed tarball', () => {
     const test = await sh('npx', ['--no-install', 'moonwatch', 'test', 'fixtures'], project);
     expect(test.stdout).toMatch(/ok +fixtures\/gate\.yaml +gate refuses nobody/);
     expect(test.stdout).toContain('1 passed');
-  });
+  }, 120_000);
 });
