@@ -45,6 +45,8 @@ export class Engine implements PolicyEngine {
   private env: SessionEnvironment;
   /** Set by reconfigure(): the next reload builds even if the script files are unchanged. */
   private optionsChanged = false;
+  /** Options a reconfigure() is building with; they replace opts when that build goes live. */
+  private pending: EngineOptions | undefined;
   private loadedAt: number;
 
   static async create(opts: EngineOptions): Promise<Engine> {
@@ -79,17 +81,19 @@ export class Engine implements PolicyEngine {
    */
   async reconfigure(opts: EngineOptions, reason = 'config change'): Promise<ReloadResult> {
     await this.reloading;
-    const previous = { opts: this.opts, env: this.env };
-    this.opts = opts;
-    this.env = this.environment(opts);
+    const previous = this.opts;
+    // Built with these; sessions get them only when the generation built from them goes live.
+    this.pending = opts;
     // Only options the scripts are built or run with force a rebuild; an unchanged config is a plain reload.
-    this.optionsChanged = !isDeepStrictEqual(buildInputs(previous.opts), buildInputs(opts));
-    const result = await this.reload(reason);
-    if (!result.ok) {
-      this.opts = previous.opts;
-      this.env = previous.env;
+    this.optionsChanged = !isDeepStrictEqual(buildInputs(previous), buildInputs(opts));
+    let result: ReloadResult;
+    try {
+      result = await this.reload(reason);
+    } finally {
+      this.pending = undefined;
       this.optionsChanged = false;
-    } else if (this.watcher !== undefined && previous.opts.scripts.dir !== opts.scripts.dir) {
+    }
+    if (result.ok && this.watcher !== undefined && previous.scripts.dir !== opts.scripts.dir) {
       await this.watcher.close();
       this.watcher = undefined;
       await this.watch();
@@ -150,22 +154,34 @@ export class Engine implements PolicyEngine {
     await this.reloading;
   }
 
+  /** The options the next build uses: a reconfigure's, else the live ones. */
+  private get target(): EngineOptions {
+    return this.pending ?? this.opts;
+  }
+
+  /** A reconfigure's options go live with the generation built from them (or with the unchanged one). */
+  private adoptPending(): void {
+    if (this.pending === undefined) return;
+    this.opts = this.pending;
+    this.env = this.environment(this.pending);
+  }
+
   private async snapshot(): Promise<ScriptSnapshot> {
-    if (this.opts.sources) {
+    if (this.target.sources) {
       // In-memory sources (harness): the reader is the snapshot; hash what the modules resolve to.
       const files = new Map<string, string>();
-      for (const m of this.opts.scripts.modules) {
+      for (const m of this.target.scripts.modules) {
         const rel = modulePathToFile(m);
-        const text = this.opts.sources(rel);
+        const text = this.target.sources!(rel);
         if (text !== undefined) files.set(rel, text);
       }
-      return { ...snapshotOf(files), reader: this.opts.sources };
+      return { ...snapshotOf(files), reader: this.target.sources! };
     }
-    return readSnapshot(this.opts.scripts.dir);
+    return readSnapshot(this.target.scripts.dir);
   }
 
   private build(snapshot: ScriptSnapshot): Generation {
-    const o = this.opts;
+    const o = this.target;
     return Generation.build({
       id: this.nextGeneration++,
       sources: snapshot.reader,
@@ -207,6 +223,7 @@ export class Engine implements PolicyEngine {
     }
     if (snapshot.hash === this.live.hash && !this.optionsChanged) {
       log.debug({ reason, generation: this.live.id }, 'reload skipped: scripts unchanged');
+      this.adoptPending();
       // The files are what the live generation was built from (a broken save undone): nothing is wrong any more.
       this.lastReloadError = undefined;
       return { ok: true, generation: this.live.id, unchanged: true };
@@ -215,6 +232,7 @@ export class Engine implements PolicyEngine {
       const started = monotonicMs();
       const gen = this.build(snapshot);
       const previous = this.live.id;
+      this.adoptPending();
       this.install(gen);
       this.optionsChanged = false;
       this.loadedAt = this.opts.clock.now();

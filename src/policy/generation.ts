@@ -106,7 +106,8 @@ export class Generation {
       // os.time()/os.date() follow the injected clock, so fixtures on a virtual clock agree.
       clock: opts.clock,
       // print goes to the logger of whichever session is running (spec §12.4).
-      onPrint: (text) => this.printLog().info({ script_print: true, generation: this.id }, text),
+      // A session's logger already carries the generation: naming it twice would write the key twice.
+      onPrint: (text) => this.printLog().info(this.printLog === this.generationLog ? { script_print: true, generation: this.id } : PRINT_FIELDS, text),
     });
     this.host = {
       store: opts.store,
@@ -318,6 +319,7 @@ export class Generation {
   }
 }
 
+const PRINT_FIELDS = Object.freeze({ script_print: true });
 const CONT: CalloutResult = { kind: 'cont' };
 const DONE: CalloutResult = { kind: 'done' };
 

@@ -72,7 +72,7 @@ export async function runDataPhase(
   }
   const queueId = `${policy.id}.${conn.session.transaction}`;
   if (reply === undefined && conn.ctx.logger.isLevelEnabled('info')) {
-    conn.log.info({ queueId, bytes: raw.length, recipients: conn.session.envelope.rcptTo.length, sink: conn.ctx.sink.type, stored: storedAs }, 'message accepted');
+    conn.log.info({ queue_id: queueId, bytes: raw.length, recipients: conn.session.envelope.rcptTo.length, sink: conn.ctx.sink.type, stored: storedAs }, 'message accepted');
   }
   conn.answer(reply, report, callback, `Ok: queued as ${queueId}`);
   finishTransaction(conn, reply === undefined);

@@ -5,7 +5,7 @@
  * SIGTERM that exits 0 even when the log's reader has gone.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +22,7 @@ require("msys.audit")
 local g = {}
 function g:validate_rcptto(msg, rcpt, ac, vctx)
   local seen = msys.audit.connections("60,10")
+  print("rcpt " .. tostring(rcpt))
   if tostring(rcpt) == "nobody@example.test" then
     vctx:set_code(550, "5.1.1 ${text}")
     return msys.core.VALIDATE_DONE
@@ -37,6 +38,7 @@ msys.registerModule("gate", g)
 interface Child {
   proc: ChildProcess;
   lines: Record<string, unknown>[];
+  raw: string[];
   exit: Promise<number | null>;
   waitFor(pred: (l: Record<string, unknown>) => boolean, what: string, timeoutMs?: number): Promise<Record<string, unknown>>;
 }
@@ -44,13 +46,18 @@ interface Child {
 function startCli(args: string[], opts: { stdout?: 'pipe' | 'inherit' } = {}): Child {
   const proc = spawn(process.execPath, ['bin/moonwatch.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: Record<string, unknown>[] = [];
+  const raw: string[] = [];
   let partial = '';
   if (opts.stdout !== 'inherit') {
     proc.stdout!.on('data', (chunk: Buffer) => {
       partial += chunk.toString();
       const parts = partial.split('\n');
       partial = parts.pop()!;
-      for (const p of parts) if (p.trim() !== '') lines.push(JSON.parse(p) as Record<string, unknown>);
+      for (const p of parts) {
+        if (p.trim() === '') continue;
+        raw.push(p);
+        lines.push(JSON.parse(p) as Record<string, unknown>);
+      }
     });
   }
   let stderr = '';
@@ -59,6 +66,7 @@ function startCli(args: string[], opts: { stdout?: 'pipe' | 'inherit' } = {}): C
   return {
     proc,
     lines,
+    raw,
     exit,
     async waitFor(pred, what, timeoutMs = 20_000) {
       const until = monotonicMs() + timeoutMs;
@@ -164,7 +172,7 @@ describe('logs an operator can read', () => {
   it('logs a script fault with script:line and the Lua message, and answers with the failure mode', async () => {
     expect(await rcpt('boom@example.test')).toMatchObject({ code: 451 });
     const fault = await child.waitFor((l) => typeof l.msg === 'string' && l.msg.includes('database unreachable'), 'fault line');
-    expect(fault).toMatchObject({ level: 'error', module: 'gate', script: 'gate.lua', line: 12, phase: 'rcptto' });
+    expect(fault).toMatchObject({ level: 'error', module: 'gate', script: 'gate.lua', line: 13, phase: 'rcptto' });
     const decision = await child.waitFor((l) => l.msg === 'phase decision' && l.recipient === 'boom@example.test', 'fault decision');
     expect(decision.decision).toMatch(/^tempfail: RCPT from .* 451 4\.3\.0 .* module=gate fault=yes /);
   });
@@ -227,7 +235,9 @@ describe('reload means the config too', () => {
   it('picks up a config file change by itself', async () => {
     const good = readFileSync(join(dir, 'moonwatch.yaml'), 'utf8').replace(/\nfailure_mode:.*\n?/, '\n');
     writeFileSync(join(dir, 'moonwatch.yaml'), `${good}\nfailure_mode: { action: tempfail, code: 452, enhanced: 4.3.0, text: Later }\n`);
-    await poll(async () => ((await rcpt('boom@example.test')).code === 452 ? true : undefined), 'file-change reload');
+    await poll(async () => ((await rcpt('boom@example.test')).code === 452 ? true : undefined), 'file-change reload').catch((err: Error) => {
+      throw new Error(`${err.message}; recent log: ${child.lines.slice(-12).map((l) => `${String(l.msg)} ${String(l.reason ?? '')} ${String(l.err ?? '')}`).join(' | ')}`);
+    });
     await child.waitFor((l) => l.msg === 'reload: config applied' && l.reason === 'config file change', 'config applied line');
   });
 
@@ -260,6 +270,31 @@ log: { level: debug }
     writeFileSync(join(dir, 'moonwatch.yaml'), before);
     child.proc.kill('SIGHUP');
     await poll(async () => ((await xclient()).xclient === 550 ? true : undefined), 'back to the previous settings');
+  });
+
+  it('opens a new sink on reload: messages go to the maildir from then on', async () => {
+    const send = async (): Promise<number> => {
+      const { client } = await RawSmtpClient.connect({ host: '127.0.0.1', port: smtpPort });
+      await client.command('EHLO client.example');
+      await client.command('MAIL FROM:<a@sender.example>');
+      await client.command('RCPT TO:<alice@example.test>');
+      await client.command('DATA');
+      const r = await client.command('Subject: sink test\r\n\r\nhello\r\n.');
+      await client.quit();
+      return r.code;
+    };
+    const before = readFileSync(join(dir, 'moonwatch.yaml'), 'utf8');
+    writeFileSync(join(dir, 'moonwatch.yaml'), `${before}\nsink: { type: maildir, path: maildir }\n`);
+    child.proc.kill('SIGHUP');
+    await child.waitFor((l) => l.msg === 'reload: config applied' && l.reason === 'SIGHUP' && child.lines.indexOf(l) > child.lines.findIndex((x) => x.msg === 'reload: config applied' && x.reason === 'config file change'), 'sink reload');
+    const stored = await poll(async () => {
+      expect(await send()).toBe(250);
+      const files = existsSync(join(dir, 'maildir', 'new')) ? readdirSync(join(dir, 'maildir', 'new')) : [];
+      return files.length > 0 ? files : undefined;
+    }, 'a message in the maildir');
+    expect(readFileSync(join(dir, 'maildir', 'new', stored[0]!), 'utf8')).toContain('Subject: sink test');
+    writeFileSync(join(dir, 'moonwatch.yaml'), before);
+    child.proc.kill('SIGHUP');
   });
 
   it('refuses restart-only settings by name while the rest applies', async () => {
@@ -298,7 +333,33 @@ describe('moonwatch console', () => {
   });
 });
 
+/** Top-level keys of a JSON object text, in order, duplicates kept (JSON.parse keeps only the last). */
+function topLevelKeys(text: string): string[] {
+  const keys: string[] = [];
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      if (depth === 1 && text[j + 1] === ':') keys.push(text.slice(i + 1, j));
+      i = j;
+    } else if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') depth--;
+  }
+  return keys;
+}
+
 describe('log fields', () => {
+  it('no line the server wrote has the same key twice', () => {
+    const dups = child.raw.flatMap((line) => {
+      const keys = topLevelKeys(line);
+      return keys.filter((k, i) => keys.indexOf(k) !== i).map((k) => `${k} in ${line.slice(0, 200)}`);
+    });
+    expect(child.raw.length).toBeGreaterThan(20);
+    expect(dups).toEqual([]);
+  });
+
   it('every line the server wrote names its fields one way: snake_case, no camelCase twin', () => {
     const camel = new Set<string>();
     for (const l of child.lines) for (const k of Object.keys(l)) if (/[A-Z]/.test(k)) camel.add(`${k} in "${String(l.msg)}"`);
