@@ -7,12 +7,20 @@ export interface LoggerOptions {
   level?: string;
   /** Pretty output for humans on a terminal; JSON lines otherwise. */
   pretty?: boolean;
+  /**
+   * Operator-facing JSON: `time` as ISO-8601 and `level` as its name
+   * ("info"), as `moonwatch serve` logs. Off: pino's epoch ms and numbers.
+   */
+  iso?: boolean;
 }
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const level = opts.level ?? 'info';
   if (opts.pretty) {
-    return pino({ level, transport: { target: 'pino-pretty', options: { colorize: true } } });
+    return pino({ level, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:standard' } } });
+  }
+  if (opts.iso === true) {
+    return pino({ level, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } });
   }
   return pino({ level });
 }

@@ -263,6 +263,19 @@ export class AuditStore {
     };
   }
 
+  /**
+   * Tracked addresses and degraded events per monitor set, for metrics: the
+   * configured monitors share one set (one cap); each monitor created lazily
+   * has its own. `monitors` names the set's monitors, space-separated.
+   */
+  monitorSetStats(): { monitors: string; trackedAddresses: number; degradedEvents: number }[] {
+    return this.sets.map((set) => ({
+      monitors: set.specs.map((spec) => spec.canonical).join(' '),
+      trackedAddresses: set.budget.trackedHosts,
+      degradedEvents: set.budget.degraded,
+    }));
+  }
+
   /** Housekeeping (run every maintenance_interval): frees windows that aged out everywhere. */
   maintain(): void {
     const sec = this.nowSec();

@@ -10,12 +10,18 @@ import { ConfigError } from '../config/errors.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { errorMessage, isMoonwatchError } from '../errors.ts';
 import { parseArgs, UsageError } from './args.ts';
+import { findDefaultConfig } from './default-config.ts';
 
 export const CONSOLE_USAGE = `usage: moonwatch console [--socket PATH | --config FILE | --tcp HOST:PORT] [command…]
 
 Runs one console command against a running moonwatch server and prints its
 answer; with no command, opens an interactive prompt ("help" lists the
-commands, "quit" leaves). See docs/console.md.
+commands, "quit" leaves). The command is separate words or one quoted string:
+  moonwatch console inbound_audit show ip 1.2.3.4
+  moonwatch console "inbound_audit show ip 1.2.3.4"
+Without --socket, --config or --tcp the socket comes from the default config:
+$MOONWATCH_CONFIG, ./moonwatch.yaml, /etc/moonwatch/moonwatch.yaml (the first
+that exists). See docs/console.md.
 
 options:
   -s, --socket PATH     the control socket (control.socket in the config)
@@ -71,6 +77,8 @@ export async function runConsole(argv: readonly string[], io: ConsoleIo = { stdo
     return 1;
   }
   try {
+    // One argument with blanks is the whole command line, quoted for the shell.
+    if (words.length === 1 && /\s/.test(words[0]!.trim())) return await oneShot(client, words[0]!.trim(), io);
     if (words.length > 0) return await oneShot(client, words.map(quote).join(' '), io);
     return await interactive(client, io);
   } finally {
@@ -86,8 +94,13 @@ function targetFrom(flags: Map<string, string | true>, env: NodeJS.ProcessEnv): 
   if (given > 1) throw new UsageError('give only one of --socket, --config and --tcp');
   if (typeof socket === 'string') return { socket };
   if (typeof tcp === 'string') return tcpTarget(tcp, flags.get('token'), env);
-  if (typeof config === 'string') {
-    const c = loadConfigFile(config);
+  const fallback = given === 0 ? findDefaultConfig(env) : undefined;
+  if (fallback !== undefined && fallback.file === undefined) {
+    throw new UsageError(`--socket PATH, --config FILE or --tcp HOST:PORT is required (no default config at ${fallback.looked.join(', ')})`);
+  }
+  const configFile = typeof config === 'string' ? config : fallback?.file;
+  if (configFile !== undefined) {
+    const c = loadConfigFile(configFile);
     if (c.control === undefined) throw new UsageError(`${c.file} has no control section: the server runs no console socket`);
     if (c.control.socket !== undefined) return { socket: c.control.socket };
     if (c.control.tcp !== undefined && c.control.token !== undefined) return { ...c.control.tcp, token: c.control.token };

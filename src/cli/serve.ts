@@ -2,18 +2,18 @@
  * `moonwatch serve --config FILE`: the composition root. The only place that
  * builds the concrete clock, logger, store, engine, sink and listener, and
  * wires signals:
- *   SIGHUP          rebuild the script generation (same as a file change) and
- *                   re-read the STARTTLS key and certificate
+ *   SIGHUP          re-read the config file and rebuild the script generation
+ *                   (src/cli/live-config.ts says what applies live), which
+ *                   re-reads the STARTTLS key and certificate too
  *   SIGTERM/SIGINT  stop accepting, let sessions finish within the grace
  *                   period, close the gauges, save persisted series, exit 0
  * and, when the config has a `control` section, the console control socket.
  */
-import { readFileSync } from 'node:fs';
 import { AuditStore } from '../audit/store.ts';
 import { SystemClock, type Clock } from '../clock.ts';
 import { ConfigError } from '../config/errors.ts';
-import { loadConfigFile, tlsProblem } from '../config/load.ts';
-import { engineOptionsFrom, storeOptionsFrom, type MoonwatchConfig, type TlsConfig } from '../config/schema.ts';
+import { loadConfigFile } from '../config/load.ts';
+import { engineOptionsFrom, storeOptionsFrom, type MoonwatchConfig } from '../config/schema.ts';
 import { errorMessage, isMoonwatchError } from '../errors.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { ScriptFault } from '../lua/errors.ts';
@@ -28,6 +28,8 @@ import { startSmtpServer, type SmtpListener } from '../smtp/server.ts';
 import { createSink, type Sink } from '../smtp/sink.ts';
 import { parseArgs, UsageError } from './args.ts';
 import type { ClusterNode } from '../cluster/node.ts';
+import { LiveConfig } from './live-config.ts';
+import { startObservability, type Observability } from './observability.ts';
 
 export const SERVE_USAGE = `usage: moonwatch serve --config FILE [--strict]
 
@@ -86,7 +88,7 @@ export async function runServe(argv: readonly string[], io: ServeIo = processIo)
     io.stderr.write(`moonwatch serve: bad config: ${err.message}\n`);
     return 1;
   }
-  const logger = createLogger({ level: config.log.level, pretty: io.stdout.isTTY === true });
+  const logger = createLogger({ level: config.log.level, pretty: io.stdout.isTTY === true, iso: true });
   try {
     const running = await start(config, logger, strict, io.clock);
     return await serveUntilSignal(running, config, logger, io);
@@ -104,6 +106,8 @@ interface Running {
   readonly maintenance: MaintenanceLoop;
   readonly control: ControlServer | undefined;
   readonly cluster: ClusterNode | undefined;
+  readonly live: LiveConfig;
+  readonly observe: Observability;
 }
 
 async function start(config: MoonwatchConfig, logger: Logger, strict: boolean, pinnedClock?: Clock): Promise<Running> {
@@ -122,7 +126,9 @@ async function start(config: MoonwatchConfig, logger: Logger, strict: boolean, p
     persistence.onDefined(name);
     journal.onDefined(name);
   });
-  const engine = await createEngine(engineOptionsFrom(config, { clock, logger, store }));
+  // Metrics, status figures, the live config and the HTTP listener: src/cli/observability.ts.
+  const observe = await startObservability({ config, store, clock, logger });
+  const engine = await createEngine({ ...engineOptionsFrom(config, { clock, logger, store }), observer: observe.metrics });
   let sink: Sink | undefined;
   let control: ControlServer | undefined;
   let cluster: ClusterNode | undefined;
@@ -135,17 +141,37 @@ async function start(config: MoonwatchConfig, logger: Logger, strict: boolean, p
       cluster = startCluster(config.cluster, { store, state: clusterState, clock, logger, logDir: ia.logDir });
     }
     if (config.scripts.hotReload) await engine.watch();
-    sink = await createSink(config.sink, { clock, logger, hostname: config.hostname });
+    sink = observe.metrics.countSinkErrors(await createSink(config.sink, { clock, logger, hostname: config.hostname }));
     if (config.control !== undefined) {
       control = await ControlServer.start({
         ...(config.control.socket === undefined ? {} : { socketPath: config.control.socket }),
         ...(config.control.tcp === undefined ? {} : { tcp: config.control.tcp }),
         ...(config.control.token === undefined ? {} : { token: config.control.token }),
         logger,
-        deps: { store, engine, serializeDir: ia.serializeDir, logger, afterReload: () => persistence.restorePending(), ...(cluster === undefined ? {} : { cluster }) },
+        deps: {
+          store,
+          // Console reload re-reads the config too, and status shows the server's figures.
+          engine: observe.consoleEngine(engine),
+          serializeDir: ia.serializeDir,
+          logger,
+          afterReload: () => persistence.restorePending(),
+          extraStatus: () => observe.statusLines(),
+          ...(cluster === undefined ? {} : { cluster }),
+        },
       });
     }
     const listener = await startSmtpServer({ config, engine, sink, logger, clock });
+    const live = new LiveConfig(config, sink, {
+      engine,
+      listener,
+      store,
+      clock,
+      logger,
+      engineExtras: { observer: observe.metrics },
+      wrapSink: (s) => observe.metrics.countSinkErrors(s),
+      afterReload: () => persistence.restorePending(),
+    });
+    await observe.serve({ engine, listener, live });
     const maintenance = new MaintenanceLoop({ store, persistence, journal, ...(monitors === undefined ? {} : { monitors }), clock, logger, intervalSec: ia.maintenanceInterval });
     maintenance.start();
     const status = engine.status();
@@ -159,13 +185,15 @@ async function start(config: MoonwatchConfig, logger: Logger, strict: boolean, p
         listen: listener.addresses().map((a) => a.id),
         sink: sink.type,
         starttls: config.tls !== undefined,
-        hotReload: config.scripts.hotReload,
+        hot_reload: config.scripts.hotReload,
         ...(control === undefined ? {} : { control: control.addresses() }),
+        ...(observe.httpAddress() === undefined ? {} : { http: observe.httpAddress() }),
       },
       'moonwatch serving',
     );
-    return { engine, sink, listener, maintenance, control, cluster };
+    return { engine, sink, listener, maintenance, control, cluster, live, observe };
   } catch (err) {
+    await observe.close();
     await control?.close();
     await cluster?.stop();
     await engine.close();
@@ -174,28 +202,11 @@ async function start(config: MoonwatchConfig, logger: Logger, strict: boolean, p
   }
 }
 
-/** SIGHUP re-reads the STARTTLS key and certificate (certificate renewal); a bad pair keeps the old one. */
-function reloadTls(running: Running, tls: TlsConfig, logger: Logger): void {
-  try {
-    const next = { ...tls, key: readFileSync(tls.keyFile), cert: readFileSync(tls.certFile) };
-    const problem = tlsProblem(next);
-    if (problem !== undefined) {
-      logger.error({ setting: `tls.${problem.setting}` }, `tls not reloaded, still serving the previous certificate: ${problem.text}`);
-      return;
-    }
-    running.listener.updateTls(next);
-    logger.info({ cert: tls.certFile }, 'tls certificate reloaded');
-  } catch (err) {
-    logger.error({ err: errorMessage(err) }, 'tls not reloaded, still serving the previous certificate');
-  }
-}
-
 function serveUntilSignal(running: Running, config: MoonwatchConfig, logger: Logger, io: ServeIo): Promise<number> {
   return new Promise((resolve) => {
     const onHup = (): void => {
       logger.info({ signal: 'SIGHUP' }, 'reload requested');
-      void running.engine.reload('SIGHUP');
-      if (config.tls !== undefined) reloadTls(running, config.tls, logger);
+      void running.live.reload('SIGHUP');
     };
     let stopping = false;
     const onStop = (signal: NodeJS.Signals) => (): void => {
@@ -204,7 +215,7 @@ function serveUntilSignal(running: Running, config: MoonwatchConfig, logger: Log
         return;
       }
       stopping = true;
-      logger.info({ signal, graceMs: config.limits.shutdownGraceMs }, 'shutting down');
+      logger.info({ signal, grace_ms: config.limits.shutdownGraceMs }, 'shutting down');
       void stop(running, config, logger).then(
         () => {
           cleanup();
@@ -234,8 +245,9 @@ function serveUntilSignal(running: Running, config: MoonwatchConfig, logger: Log
 async function stop(running: Running, config: MoonwatchConfig, logger: Logger): Promise<void> {
   // Console first: nothing changes the counters behind the final save.
   await running.control?.close();
+  running.observe.stopping();
   try {
-    await running.listener.close(config.limits.shutdownGraceMs);
+    await running.listener.close(running.live.config.limits.shutdownGraceMs);
   } finally {
     // The shutdown save must happen even if draining the sessions failed.
     running.maintenance.stop();
@@ -243,9 +255,11 @@ async function stop(running: Running, config: MoonwatchConfig, logger: Logger): 
   // Sessions are closed: the final batch carries their gauge closes.
   await running.cluster?.stop();
   await running.engine.close();
-  await running.sink.close();
+  await running.live.activeSink.close();
+  await running.live.close();
+  await running.observe.close();
   const s = running.engine.status();
-  logger.info({ openSessions: s.openSessions, accepted: running.listener.stats().accepted }, 'all sessions closed');
+  logger.info({ open_sessions: s.openSessions, accepted: running.listener.stats().accepted }, 'all sessions closed');
 }
 
 function faultPosition(err: unknown): { script?: string; line?: number } {

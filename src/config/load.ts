@@ -13,6 +13,7 @@ import { DEFAULT_FAILURE_MODE, type FailureMode } from '../policy/engine-options
 import { configAddress, configAddressOrCidr } from './addresses.ts';
 import { readCluster } from './cluster.ts';
 import { ConfigError } from './errors.ts';
+import { readHttp } from './http-config.ts';
 import { ConfigNode, parseConfigDocument, type ConfigMap } from './reader.ts';
 import { readSieve } from './sieve.ts';
 import {
@@ -46,6 +47,7 @@ const TOP_KEYS = [
   'control',
   'tls',
   'cluster',
+  'http',
 ] as const;
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -86,6 +88,7 @@ export function parseConfig(text: string, file: string): MoonwatchConfig {
     ...readControl(root.get('control'), baseDir),
     ...readTls(root.get('tls'), baseDir),
     ...readCluster(root.get('cluster')),
+    ...readHttp(root.get('http')),
   };
 }
 

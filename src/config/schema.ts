@@ -7,6 +7,7 @@ import { DEFAULT_MAX_TRACKED, type AuditStore, type AuditStoreOptions } from '..
 import { DEFAULT_BUDGET, type Budget } from '../lua/budget.ts';
 import type { Clock } from '../clock.ts';
 import type { ClusterConfig } from './cluster.ts';
+import type { HttpConfig } from './http-config.ts';
 import type { Logger } from '../log.ts';
 import type { EngineOptions, FailureMode } from '../policy/engine-options.ts';
 import type { SieveScriptsOptions } from '../sieve/config.ts';
@@ -115,6 +116,8 @@ export interface MoonwatchConfig {
   readonly tls?: TlsConfig;
   /** Absent: a single node (docs/cluster.md). */
   readonly cluster?: ClusterConfig;
+  /** The /metrics and /healthz listener; absent: none (docs/operations.md). */
+  readonly http?: HttpConfig;
 }
 
 export const DEFAULT_LIMITS: LimitsConfig = Object.freeze({

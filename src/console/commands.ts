@@ -18,6 +18,8 @@ export interface ConsoleDeps {
   afterReload?: () => void;
   /** Present on a clustered node. */
   cluster?: ClusterConsole;
+  /** More `status` lines from the server (version, uptime, listeners, config hash, verdict totals). */
+  extraStatus?: () => string[];
 }
 
 const HELP = [
@@ -96,6 +98,7 @@ function status(deps: ConsoleDeps): string[] {
     `tracked series keys: ${deps.store.series.list().reduce((n, s) => n + s.keys, 0)}`,
     `degraded events: ${a.degradedEvents}`,
     `last reload error: ${s.lastReloadError === undefined ? 'none' : oneLine(s.lastReloadError)}`,
+    ...(deps.extraStatus?.() ?? []),
   ];
 }
 

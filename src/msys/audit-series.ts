@@ -85,7 +85,9 @@ export function auditSeriesFunctions(host: MsysHost, types: () => MsysTypes): Re
       }
       const k = keyIndex(L);
       const key = type === 'string' ? stringKey(L, k, name) : cidrArg(L, k, host, types(), 'key');
-      lua.lua_pushnumber(L, series.count(name, key, startv, endv));
+      const value = series.count(name, key, startv, endv);
+      host.reads?.record('msys.audit_series.count', name, key, startv, endv, value);
+      lua.lua_pushnumber(L, value);
       return 1;
     },
     remove_item: (L) => {

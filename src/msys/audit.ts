@@ -11,6 +11,12 @@ import type { HostFn } from './userdata.ts';
  * msys.audit: the built-in metrics and the session gauge (inbound-audit spec
  * §6–7). Counts come back as Lua numbers (floats), so they never wrap.
  */
+const fnNames: Readonly<Record<Metric, string>> = Object.freeze({
+  connections: 'msys.audit.connections',
+  receptions: 'msys.audit.receptions',
+  rejections: 'msys.audit.rejections',
+});
+
 export function auditFunctions(host: MsysHost, types: () => MsysTypes): Record<string, HostFn> {
   const metric = (m: Metric): HostFn => (L) => {
     const monitor = checkString(L, 1, 'monitor', 64);
@@ -27,7 +33,9 @@ export function auditFunctions(host: MsysHost, types: () => MsysTypes): Record<s
       cidrIdx = 3;
     }
     const cidr = cidrArg(L, cidrIdx, host, types());
-    lua.lua_pushnumber(L, host.store.count(m, monitor, cidr, startv, endv, scope));
+    const value = host.store.count(m, monitor, cidr, startv, endv, scope);
+    host.reads?.record(fnNames[m], monitor, cidr, startv, endv, value);
+    lua.lua_pushnumber(L, value);
     return 1;
   };
 
@@ -38,7 +46,9 @@ export function auditFunctions(host: MsysHost, types: () => MsysTypes): Record<s
     inbound_session_count: (L) => {
       const cidr = cidrArg(L, 1, host, types());
       const service = isNoneOrNil(L, 2) ? 'SMTP' : checkString(L, 2, 'servicename', 64);
-      lua.lua_pushnumber(L, host.store.gauges.count(service, cidr));
+      const value = host.store.gauges.count(service, cidr);
+      host.reads?.record('msys.audit.inbound_session_count', service, cidr, -1, -1, value);
+      lua.lua_pushnumber(L, value);
       return 1;
     },
   };

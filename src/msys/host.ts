@@ -1,6 +1,7 @@
 import type { AuditStore } from '../audit/store.ts';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
+import type { AuditReadLog } from './audit-reads.ts';
 import type { SessionState } from './session-state.ts';
 
 /** One `msys.registerModule(name, table)` call, kept as a registry reference into the VM. */
@@ -27,4 +28,6 @@ export interface MsysHost {
   /** Logs a warning the first time `key` is seen in this process' host. */
   warnOnce(key: string, message: string): void;
   readonly compatConnectionAlias: boolean;
+  /** Where audit reads of the running phase are noted, to explain a decision; absent: not noted. */
+  readonly reads?: AuditReadLog;
 }

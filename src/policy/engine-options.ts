@@ -4,6 +4,7 @@ import type { Logger } from '../log.ts';
 import type { Budget } from '../lua/vm.ts';
 import type { SourceReader } from '../lua/sources.ts';
 import type { SieveScriptsOptions } from '../sieve/config.ts';
+import type { PolicyObserver } from './observer.ts';
 
 /** What a script fault (runtime error, budget) turns into. Default: tempfail 451 4.3.0. */
 export interface FailureMode {
@@ -47,4 +48,6 @@ export interface EngineOptions {
   readonly hostname?: string;
   /** Where script sources are read from; defaults to the files under scripts.dir. */
   readonly sources?: SourceReader;
+  /** Told about every phase and fault (the metrics of `moonwatch serve`). */
+  readonly observer?: PolicyObserver;
 }

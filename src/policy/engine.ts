@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { monotonicMs } from '../clock.ts';
 import { errorMessage } from '../errors.ts';
 import { ScriptFault } from '../lua/errors.ts';
@@ -42,7 +43,12 @@ export class Engine implements PolicyEngine {
   private watcher: ScriptWatcher | undefined;
   private reloading: Promise<ReloadResult> | undefined;
   private readonly warned = new Set<string>();
-  private readonly env: SessionEnvironment;
+  private env: SessionEnvironment;
+  /** Set by reconfigure(): the next reload builds even if the script files are unchanged. */
+  private optionsChanged = false;
+  /** Options a reconfigure() is building with; they replace opts when that build goes live. */
+  private pending: EngineOptions | undefined;
+  private loadedAt: number;
 
   static async create(opts: EngineOptions): Promise<Engine> {
     const engine = new Engine(opts);
@@ -50,8 +56,13 @@ export class Engine implements PolicyEngine {
     return engine;
   }
 
-  private constructor(private readonly opts: EngineOptions) {
-    this.env = {
+  private constructor(private opts: EngineOptions) {
+    this.loadedAt = opts.clock.now();
+    this.env = this.environment(opts);
+  }
+
+  private environment(opts: EngineOptions): SessionEnvironment {
+    return {
       store: opts.store,
       clock: opts.clock,
       logger: opts.logger,
@@ -59,7 +70,41 @@ export class Engine implements PolicyEngine {
       receptionUnit: opts.receptionUnit ?? 'recipient',
       hostname: opts.hostname ?? 'localhost',
       onClose: (gen) => this.sessionClosed(gen),
+      observer: opts.observer,
     };
+  }
+
+  /**
+   * Rebuilds the scripts with new options (a re-read config): failure mode,
+   * budgets, module list, allow_io … apply to the sessions that open from then
+   * on, and the generation is rebuilt even when no script file changed. If the
+   * build fails, the previous options and generation stay, as with reload().
+   */
+  async reconfigure(opts: EngineOptions, reason = 'config change'): Promise<ReloadResult> {
+    await this.reloading;
+    const previous = this.opts;
+    // Built with these; sessions get them only when the generation built from them goes live.
+    this.pending = opts;
+    // Only options the scripts are built or run with force a rebuild; an unchanged config is a plain reload.
+    this.optionsChanged = !isDeepStrictEqual(buildInputs(previous), buildInputs(opts));
+    let result: ReloadResult;
+    try {
+      result = await this.reload(reason);
+    } finally {
+      this.pending = undefined;
+      this.optionsChanged = false;
+    }
+    if (result.ok && this.watcher !== undefined && previous.scripts.dir !== opts.scripts.dir) {
+      await this.watcher.close();
+      this.watcher = undefined;
+      await this.watch();
+    }
+    return result;
+  }
+
+  /** When the live generation was installed (clock ms). */
+  get liveSince(): number {
+    return this.loadedAt;
   }
 
   openSession(options: SessionOptions): PolicySession {
@@ -110,26 +155,38 @@ export class Engine implements PolicyEngine {
     await this.reloading;
   }
 
+  /** The options the next build uses: a reconfigure's, else the live ones. */
+  private get target(): EngineOptions {
+    return this.pending ?? this.opts;
+  }
+
+  /** A reconfigure's options go live with the generation built from them (or with the unchanged one). */
+  private adoptPending(): void {
+    if (this.pending === undefined) return;
+    this.opts = this.pending;
+    this.env = this.environment(this.pending);
+  }
+
   private async snapshot(): Promise<ScriptSnapshot> {
-    if (this.opts.sources) {
+    if (this.target.sources) {
       // In-memory sources (harness): the reader is the snapshot; hash what the modules resolve to.
       const files = new Map<string, string>();
-      for (const m of this.opts.scripts.modules) {
+      for (const m of this.target.scripts.modules) {
         const rel = modulePathToFile(m);
-        const text = this.opts.sources(rel);
+        const text = this.target.sources!(rel);
         if (text !== undefined) files.set(rel, text);
       }
-      for (const rel of sieveFiles(this.opts.scripts.sieve)) {
-        const text = this.opts.sources(rel);
+      for (const rel of sieveFiles(this.target.scripts.sieve)) {
+        const text = this.target.sources!(rel);
         if (text !== undefined) files.set(rel, text);
       }
-      return { ...snapshotOf(files), reader: this.opts.sources };
+      return { ...snapshotOf(files), reader: this.target.sources! };
     }
-    return readSnapshot(this.opts.scripts.dir);
+    return readSnapshot(this.target.scripts.dir);
   }
 
   private build(snapshot: ScriptSnapshot): Generation {
-    const o = this.opts;
+    const o = this.target;
     return Generation.build({
       id: this.nextGeneration++,
       sources: snapshot.reader,
@@ -170,15 +227,21 @@ export class Engine implements PolicyEngine {
       log.error({ reason, err: fault.message }, 'reload failed: scripts could not be read; keeping the live generation');
       return { ok: false, error: fault };
     }
-    if (snapshot.hash === this.live.hash) {
+    if (snapshot.hash === this.live.hash && !this.optionsChanged) {
       log.debug({ reason, generation: this.live.id }, 'reload skipped: scripts unchanged');
+      this.adoptPending();
+      // The files are what the live generation was built from (a broken save undone): nothing is wrong any more.
+      this.lastReloadError = undefined;
       return { ok: true, generation: this.live.id, unchanged: true };
     }
     try {
       const started = monotonicMs();
       const gen = this.build(snapshot);
       const previous = this.live.id;
+      this.adoptPending();
       this.install(gen);
+      this.optionsChanged = false;
+      this.loadedAt = this.opts.clock.now();
       this.lastReloadError = undefined;
       log.info(
         { reason, generation: gen.id, previous, build_ms: Math.round(monotonicMs() - started) },
@@ -203,4 +266,9 @@ export class Engine implements PolicyEngine {
       this.opts.logger.debug({ generation: gen.id }, 'old script generation released');
     }
   }
+}
+
+/** The options a generation is built from or its sessions run with (not the shared objects). */
+function buildInputs(o: EngineOptions): unknown {
+  return [o.scripts, o.budget, o.failureMode, o.receptionUnit, o.hostname];
 }

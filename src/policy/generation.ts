@@ -5,6 +5,7 @@ import { lauxlib, lua, type LuaState } from '../lua/fengari.ts';
 import { ScriptFault } from '../lua/errors.ts';
 import { modulePathToFile, type SourceReader } from '../lua/sources.ts';
 import { LuaVm, type Budget } from '../lua/vm.ts';
+import { AuditReadLog, type AuditRead } from '../msys/audit-reads.ts';
 import type { MsysHost, Registration } from '../msys/host.ts';
 import { LuaContextError } from '../msys/errors.ts';
 import { installMsys } from '../msys/install.ts';
@@ -51,6 +52,8 @@ export interface LuaSession {
   readonly ran: boolean[];
   /** The session's logger; a function, because the session makes it on first use. */
   readonly log: () => Logger;
+  /** The module whose callout set the reply of the last phase (vctx:set_code, disconnect, tarpit). */
+  decidedBy: string | undefined;
 }
 
 /** What running one callout produced. */
@@ -80,6 +83,8 @@ export class Generation {
   private loading = true;
   /** This generation's Sieve scripts; they run after the Lua modules of each phase. */
   private sieve: SievePhases | undefined;
+  /** Audit reads of the running phase, to explain a decision (see msys/audit-reads.ts). */
+  private readonly reads = new AuditReadLog();
 
   /** Builds and initialises a generation; throws ScriptFault (kind 'load') on any failure. */
   static build(opts: GenerationOptions): Generation {
@@ -107,7 +112,8 @@ export class Generation {
       // os.time()/os.date() follow the injected clock, so fixtures on a virtual clock agree.
       clock: opts.clock,
       // print goes to the logger of whichever session is running (spec §12.4).
-      onPrint: (text) => this.printLog().info({ script_print: true, generation: this.id }, text),
+      // A session's logger already carries the generation: naming it twice would write the key twice.
+      onPrint: (text) => this.printLog().info(this.printLog === this.generationLog ? { script_print: true, generation: this.id } : PRINT_FIELDS, text),
     });
     this.host = {
       store: opts.store,
@@ -121,6 +127,7 @@ export class Generation {
       },
       warnOnce: opts.warnOnce,
       compatConnectionAlias: opts.compatConnectionAlias ?? false,
+      reads: this.reads,
     };
     this.types = installMsys(this.vm, this.host);
   }
@@ -204,6 +211,7 @@ export class Generation {
       selfRefs: new Array(this.modules.length),
       ran: new Array(this.modules.length).fill(false),
       log,
+      decidedBy: undefined,
     };
   }
 
@@ -223,6 +231,8 @@ export class Generation {
     const L = this.vm.L;
     this.host.session = session.objects.state;
     this.printLog = session.log;
+    this.reads.reset();
+    session.decidedBy = undefined;
     const started = monotonicMs();
     try {
       for (const i of order) {
@@ -234,12 +244,16 @@ export class Generation {
         for (const arg of phase.args) this.pushArg(L, session, arg, str);
         // The deadline spans the phase: a later module gets what the earlier ones left.
         const budget = i === order[0] ? this.opts.budget : this.remaining(started);
+        const d = session.objects.state.disposition;
+        const code = d.code, text = d.text, disconnect = d.disconnect, tarpit = d.tarpitSeconds;
         try {
           this.vm.call(phase.args.length + 1, 1, budget);
         } catch (err) {
           if (err instanceof ScriptFault) return { kind: 'fault', fault: err, module: m.name };
           throw err;
         }
+        const after = session.objects.state.disposition;
+        if (after.code !== code || after.text !== text || after.disconnect !== disconnect || after.tarpitSeconds !== tarpit) session.decidedBy = m.name;
         const t = lua.lua_type(L, -1);
         const value = t === lua.LUA_TNUMBER ? (lua.lua_tonumber(L, -1) as number) : undefined;
         lua.lua_pop(L, 1);
@@ -255,6 +269,11 @@ export class Generation {
       this.host.session = null;
       this.printLog = this.generationLog;
     }
+  }
+
+  /** What the scripts read from the audit store during the last phase (allocates: for logging a decision). */
+  phaseReads(): AuditRead[] {
+    return this.reads.entries();
   }
 
   private remaining(started: number): Budget {
@@ -308,6 +327,7 @@ export class Generation {
   }
 }
 
+const PRINT_FIELDS = Object.freeze({ script_print: true });
 const CONT: CalloutResult = { kind: 'cont' };
 const DONE: CalloutResult = { kind: 'done' };
 

@@ -6,9 +6,11 @@ import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { serializeMessage } from '../msys/headers.ts';
 import { emptyDisposition, type MessageState, type SessionState } from '../msys/session-state.ts';
+import { decisionFields, isDecision } from './decision-log.ts';
 import { verdictFromDisposition } from './disposition.ts';
 import type { FailureMode } from './engine-options.ts';
 import type { Generation, LuaSession } from './generation.ts';
+import type { PolicyObserver } from './observer.ts';
 import { PHASE, type PhaseSpec } from './phases.ts';
 import type { CloseReason, Deliver, MessageInput, PolicySession, SessionOptions } from './session-api.ts';
 import { CONTINUE, isRejection, type Verdict } from './verdict.ts';
@@ -23,6 +25,8 @@ export interface SessionEnvironment {
   readonly hostname: string;
   /** Called once when the session closes, so the engine can retire its generation. */
   readonly onClose: (generation: Generation) => void;
+  /** Told about every phase (metrics); absent: nothing is told. */
+  readonly observer?: PolicyObserver | undefined;
 }
 
 /**
@@ -204,13 +208,16 @@ export class Session implements PolicySession {
     const started = monotonicMs();
     const result = this.gen.runPhase(this.lua, spec, str);
     let verdict: Verdict;
+    const module = result.kind === 'fault' ? result.module : this.lua.decidedBy;
     if (result.kind === 'fault') {
       this.logFault(spec, result.module, result.fault);
+      this.env.observer?.fault(spec.name, result.module);
       verdict = this.failureVerdict();
     } else {
       verdict = verdictFromDisposition(this.state.disposition, this.state.hostname);
     }
     if (isRejection(verdict)) this.env.store.record('rejections', this.state.peer);
+    this.env.observer?.phase(spec.name, verdict, module, monotonicMs() - started);
     // Building the line costs as much as a small script; skip it when info is off.
     if (this.env.logger.isLevelEnabled('info')) {
       this.log.info(
@@ -220,6 +227,10 @@ export class Session implements PolicySession {
           ...(verdict.code === undefined ? {} : { code: verdict.code }),
           ...(verdict.tarpitMs > 0 ? { tarpit_ms: verdict.tarpitMs } : {}),
           duration_ms: Math.round((monotonicMs() - started) * 1000) / 1000,
+          // A rejection, tempfail, disconnect or tarpit says who decided, on what, and why.
+          ...(isDecision(verdict)
+            ? decisionFields({ phase: spec.name, verdict, state: this.state, module, generation: this.generation, reads: this.gen.phaseReads(), ...(str !== undefined && (spec.name === 'rcptto') ? { recipient: str } : this.state.message?.currentRcpt === undefined ? {} : { recipient: this.state.message.currentRcpt }) })
+            : {}),
         },
         'phase decision',
       );

@@ -10,9 +10,15 @@ export class ConnectionCaps {
   private readonly perIp = new Map<string, number>();
 
   constructor(
-    private readonly maxTotal: number,
-    private readonly maxPerIp: number,
+    private maxTotal: number,
+    private maxPerIp: number,
   ) {}
+
+  /** New caps (a re-read config): slots already taken stay taken. */
+  setLimits(maxTotal: number, maxPerIp: number): void {
+    this.maxTotal = maxTotal;
+    this.maxPerIp = maxPerIp;
+  }
 
   /** Takes a slot for `ip`, or says which cap refused it (nothing is taken then). */
   tryAcquire(ip: string): CapDecision {

@@ -120,7 +120,7 @@ export class PolicyConnection extends DialogueConnection {
           reason,
           messages: this.messages,
           ...(this.lastQueueId === '' ? {} : { queueId: this.lastQueueId }),
-          durationMs: Math.round(this.ctx.monotonicMs() - this.openedAt),
+          duration_ms: Math.round(this.ctx.monotonicMs() - this.openedAt),
         },
         'connection closed',
       );

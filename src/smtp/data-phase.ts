@@ -74,7 +74,7 @@ export async function runDataPhase(
   }
   const queueId = queueIdOf(policy.id, conn.dialogue.transaction);
   if (reply === undefined && conn.ctx.logger.isLevelEnabled('debug')) {
-    conn.log.debug({ queueId, bytes: raw.length, recipients: conn.session.envelope.rcptTo.length, sink: conn.ctx.sink.type, stored: storedAs }, 'message accepted');
+    conn.log.debug({ queue_id: queueId, bytes: raw.length, recipients: conn.session.envelope.rcptTo.length, sink: conn.ctx.sink.type, stored: storedAs }, 'message accepted');
   }
   conn.answer(reply, report, callback, undefined, conn.ctx.replies.queued(queueId));
   finishTransaction(conn, reply === undefined, queueId);

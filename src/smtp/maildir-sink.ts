@@ -91,7 +91,7 @@ export class MaildirSink implements Sink {
       if (handle !== undefined) await handle.close().catch(() => undefined);
       // Whatever happened, nothing half-written may stay behind.
       await this.fs.unlink(tmp).catch(() => undefined);
-      this.opts.logger.error({ sessionId: message.sessionId, stage, err: (err as Error).message }, 'maildir write failed');
+      this.opts.logger.error({ session: message.sessionId, stage, err: (err as Error).message }, 'maildir write failed');
       throw new MaildirWriteError(`maildir ${stage} failed for ${name}: ${(err as Error).message}`, { cause: err });
     }
     try {
@@ -107,7 +107,7 @@ export class MaildirSink implements Sink {
       // not acknowledge. A retry may deliver it twice, which maildir readers
       // tolerate far better than a lost message.
       await this.fs.unlink(dest).catch(() => undefined);
-      this.opts.logger.error({ sessionId: message.sessionId, stage: 'dirsync', err: (err as Error).message }, 'maildir write failed');
+      this.opts.logger.error({ session: message.sessionId, stage: 'dirsync', err: (err as Error).message }, 'maildir write failed');
       throw new MaildirWriteError(`maildir directory fsync failed for ${name}: ${(err as Error).message}`, { cause: err });
     }
     return name;

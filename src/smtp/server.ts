@@ -61,6 +61,12 @@ export interface SmtpListener {
   close(graceMs: number): Promise<void>;
   /** New STARTTLS key and certificate for the connections that start from now on (SIGHUP). */
   updateTls(tls: { key: Buffer; cert: Buffer }): void;
+  /**
+   * A re-read config for the connections that start from now on: hostname,
+   * banner, limits, caps, XCLIENT trust, STARTTLS key and certificate, the
+   * sink. Listen addresses and turning STARTTLS on or off need a restart.
+   */
+  updateConfig(config: Pick<MoonwatchConfig, 'hostname' | 'banner' | 'limits' | 'xclient' | 'tls'>, sink: Sink): void;
 }
 
 /** Shared by every listen address of one listener. */
@@ -99,7 +105,8 @@ class PolicySmtpServer extends SMTPServer {
 
   constructor(
     options: ConstructorParameters<typeof SMTPServer>[0],
-    private readonly ctx: ConnectionContext,
+    // Replaced (not mutated) by updateConfig: open connections keep the context they started with.
+    public ctx: ConnectionContext,
     private readonly state: ListenerState,
     private readonly onConnection: ((connection: PolicyConnection) => void) | undefined,
   ) {
@@ -248,6 +255,24 @@ export async function startSmtpServer(opts: SmtpServerOptions): Promise<SmtpList
       if (config.tls === undefined) throw new Error('STARTTLS is not configured on this listener');
       for (const s of servers) s.updateSecureContext({ key: tls.key, cert: tls.cert });
     },
+    updateConfig(next, sink) {
+      const l = next.limits;
+      state.caps.setLimits(l.maxConnections, l.maxConnectionsPerIp);
+      const trust = createTrustMatcher(next.xclient.trusted);
+      for (const s of servers) {
+        // The library reads these per connection and per command.
+        Object.assign(s.options, {
+          name: next.hostname,
+          banner: next.banner,
+          size: l.maxMessageBytes,
+          maxRecipients: l.maxRecipients,
+          maxCommandLength: l.maxLineLength - 2,
+          socketTimeout: l.idleTimeoutMs,
+        });
+        s.ctx = { ...s.ctx, sink, hostname: next.hostname, limits: l, trusted: trust };
+        if (next.tls !== undefined && config.tls !== undefined) s.updateSecureContext({ key: next.tls.key, cert: next.tls.cert });
+      }
+    },
   };
 }
 
@@ -274,7 +299,7 @@ function boundAddress(server: PolicySmtpServer): BoundAddress {
 async function shutdown(servers: PolicySmtpServer[], state: ListenerState, logger: Logger, bye: SmtpReply, graceMs: number): Promise<void> {
   state.shuttingDown = true;
   const stopped = Promise.all(servers.map((s) => new Promise<void>((r) => s.server.close(() => r()))));
-  logger.info({ open: state.connections.size, graceMs }, 'shutting down: no new connections');
+  logger.info({ open: state.connections.size, grace_ms: graceMs }, 'shutting down: no new connections');
   // Sessions between transactions have nothing to finish.
   for (const c of state.connections) {
     if (!c.busy && !c.inTransaction) c.closeQuietly('shutdown', bye);

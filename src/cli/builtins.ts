@@ -1,0 +1,133 @@
+/**
+ * Which `msys.*` names the host provides, and which ones a script mentions
+ * that it does not: `moonwatch check` reports those before a session reaches
+ * the line and faults ("attempt to call a nil value (field 'dnsLookup')").
+ */
+import { captureLogger } from '../log.ts';
+import { lua, to_jsstring, type LuaState } from '../lua/fengari.ts';
+import { LuaVm } from '../lua/vm.ts';
+import { AuditStore } from '../audit/store.ts';
+import { ManualClock } from '../clock.ts';
+import { installMsys } from '../msys/install.ts';
+import { DEFAULT_BUDGET } from '../lua/budget.ts';
+
+/** Every dotted name under the msys global ("msys", "msys.audit", "msys.audit.connections", …). */
+export function msysBuiltinNames(): Set<string> {
+  const { logger } = captureLogger('silent');
+  const clock = new ManualClock(0);
+  const vm = new LuaVm({ sources: () => undefined, logger, budget: DEFAULT_BUDGET, clock });
+  try {
+    installMsys(vm, {
+      store: new AuditStore({ clock, logger, monitors: [] }),
+      clock,
+      logger,
+      session: null,
+      register: () => undefined,
+      warnOnce: () => undefined,
+      compatConnectionAlias: false,
+    });
+    const names = new Set<string>(['msys']);
+    const L = vm.L;
+    lua.lua_getglobal(L, 'msys');
+    walk(L, 'msys', names, 0);
+    lua.lua_pop(L, 1);
+    return names;
+  } finally {
+    vm.close();
+  }
+}
+
+function walk(L: LuaState, prefix: string, out: Set<string>, depth: number): void {
+  if (depth > 4) return;
+  lua.lua_pushnil(L);
+  while (lua.lua_next(L, -2) !== 0) {
+    if (lua.lua_type(L, -2) === lua.LUA_TSTRING) {
+      const key = to_jsstring(lua.lua_tostring(L, -2));
+      const name = `${prefix}.${key}`;
+      out.add(name);
+      if (lua.lua_type(L, -1) === lua.LUA_TTABLE) walk(L, name, out, depth + 1);
+    }
+    lua.lua_pop(L, 1);
+  }
+}
+
+export interface MissingBuiltin {
+  readonly name: string;
+  readonly line: number;
+}
+
+/**
+ * `msys.a.b` references in Lua source (comments and string literals left out)
+ * that name nothing the host provides. Only the longest dotted name counts, so
+ * `msys.audit.connections(...)` is one reference; a name under a table a
+ * script may fill itself (msys.extended.*) is not reported.
+ */
+export function missingBuiltins(source: string, known: ReadonlySet<string>): MissingBuiltin[] {
+  const code = stripCommentsAndStrings(source);
+  const out: MissingBuiltin[] = [];
+  const seen = new Set<string>();
+  const re = /\bmsys(?:\s*\.\s*[A-Za-z_][A-Za-z0-9_]*)+/g;
+  for (let m = re.exec(code); m !== null; m = re.exec(code)) {
+    const name = m[0].replace(/\s+/g, '');
+    // A method call (msys.core:foo) or an assignment target is the script's own business.
+    const after = code.slice(m.index + m[0].length).trimStart();
+    if (after.startsWith('=') && !after.startsWith('==')) continue;
+    if (known.has(name) || name.startsWith('msys.extended.') || seen.has(name)) continue;
+    seen.add(name);
+    out.push({ name, line: lineOf(code, m.index) });
+  }
+  return out;
+}
+
+function lineOf(text: string, index: number): number {
+  let line = 1;
+  for (let i = 0; i < index; i++) if (text.charCodeAt(i) === 10) line++;
+  return line;
+}
+
+/** Blanks comments and string literals, keeping newlines so line numbers hold. */
+export function stripCommentsAndStrings(src: string): string {
+  let out = '';
+  let i = 0;
+  const blank = (s: string): string => s.replace(/[^\n]/g, ' ');
+  while (i < src.length) {
+    const c = src[i]!;
+    if (c === '-' && src[i + 1] === '-') {
+      const long = /^--\[(=*)\[/.exec(src.slice(i, i + 40));
+      if (long !== null) {
+        const close = `]${long[1]}]`;
+        const end = src.indexOf(close, i + long[0].length);
+        const stop = end < 0 ? src.length : end + close.length;
+        out += blank(src.slice(i, stop));
+        i = stop;
+        continue;
+      }
+      const nl = src.indexOf('\n', i);
+      const stop = nl < 0 ? src.length : nl;
+      out += blank(src.slice(i, stop));
+      i = stop;
+      continue;
+    }
+    if (c === '"' || c === "'") {
+      let j = i + 1;
+      while (j < src.length && src[j] !== c && src[j] !== '\n') j += src[j] === '\\' ? 2 : 1;
+      out += blank(src.slice(i, j + 1));
+      i = j + 1;
+      continue;
+    }
+    if (c === '[') {
+      const long = /^\[(=*)\[/.exec(src.slice(i, i + 40));
+      if (long !== null) {
+        const close = `]${long[1]}]`;
+        const end = src.indexOf(close, i + long[0].length);
+        const stop = end < 0 ? src.length : end + close.length;
+        out += blank(src.slice(i, stop));
+        i = stop;
+        continue;
+      }
+    }
+    out += c;
+    i++;
+  }
+  return out;
+}
