@@ -40,6 +40,7 @@ export class Engine implements PolicyEngine {
   private lastReloadError: string | undefined;
   private watcher: ScriptWatcher | undefined;
   private reloading: Promise<ReloadResult> | undefined;
+  private reloadingForced = false;
   private readonly warned = new Set<string>();
   private readonly env: SessionEnvironment;
 
@@ -69,12 +70,21 @@ export class Engine implements PolicyEngine {
   }
 
   /**
-   * Rebuilds from a consistent read of the scripts. Unchanged content keeps the
-   * live generation; a failed build keeps it too and reports file:line.
-   * Concurrent calls share one rebuild.
+   * Rebuilds from a consistent read of the scripts. An explicit reload
+   * (console, SIGHUP, the library) always builds a fresh generation, so an
+   * operator can recover a poisoned or bloated one without a restart; with
+   * `ifChanged` (the file watcher) unchanged content keeps the live one. A
+   * failed build keeps the live generation and reports file:line. Concurrent
+   * calls share one rebuild; an explicit one arriving during a watcher
+   * rebuild runs after it.
    */
-  reload(reason = 'manual'): Promise<ReloadResult> {
-    this.reloading ??= this.doReload(reason).finally(() => {
+  reload(reason = 'manual', opts: { ifChanged?: boolean } = {}): Promise<ReloadResult> {
+    const force = opts.ifChanged !== true;
+    if (this.reloading !== undefined && force && !this.reloadingForced) {
+      return this.reloading.then(() => this.reload(reason, opts));
+    }
+    if (this.reloading === undefined) this.reloadingForced = force;
+    this.reloading ??= this.doReload(reason, force).finally(() => {
       this.reloading = undefined;
     });
     return this.reloading;
@@ -87,7 +97,7 @@ export class Engine implements PolicyEngine {
       debounceMs: this.opts.scripts.reloadDebounceMs ?? 50,
       logger: this.opts.logger,
       onChange: async (paths) => {
-        await this.reload(`file change: ${paths.slice(0, 3).join(', ')}`);
+        await this.reload(`file change: ${paths.slice(0, 3).join(', ')}`, { ifChanged: true });
       },
     });
     await this.watcher.start();
@@ -153,7 +163,7 @@ export class Engine implements PolicyEngine {
     }
   }
 
-  private async doReload(reason: string): Promise<ReloadResult> {
+  private async doReload(reason: string, force: boolean): Promise<ReloadResult> {
     const log = this.opts.logger;
     let snapshot: ScriptSnapshot;
     try {
@@ -164,7 +174,7 @@ export class Engine implements PolicyEngine {
       log.error({ reason, err: fault.message }, 'reload failed: scripts could not be read; keeping the live generation');
       return { ok: false, error: fault };
     }
-    if (snapshot.hash === this.live.hash) {
+    if (!force && snapshot.hash === this.live.hash) {
       log.debug({ reason, generation: this.live.id }, 'reload skipped: scripts unchanged');
       return { ok: true, generation: this.live.id, unchanged: true };
     }

@@ -117,6 +117,8 @@ export class Generation {
       compatConnectionAlias: opts.compatConnectionAlias ?? false,
     };
     this.types = installMsys(this.vm, this.host);
+    // Libraries, msys and the string metatable are read-only from here on (issue 16).
+    this.vm.seal();
   }
 
   private load(opts: GenerationOptions): void {

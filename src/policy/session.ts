@@ -10,6 +10,7 @@ import { verdictFromDisposition } from './disposition.ts';
 import type { FailureMode } from './engine-options.ts';
 import type { Generation, LuaSession } from './generation.ts';
 import { PHASE, type PhaseSpec } from './phases.ts';
+import { replyViolation } from './reply-rules.ts';
 import type { CloseReason, Deliver, MessageInput, PolicySession, SessionOptions } from './session-api.ts';
 import { CONTINUE, isRejection, type Verdict } from './verdict.ts';
 
@@ -207,6 +208,12 @@ export class Session implements PolicySession {
       verdict = this.failureVerdict();
     } else {
       verdict = verdictFromDisposition(this.state.disposition, this.state.hostname);
+      // A reply the protocol forbids at this phase is a policy fault, not a reply (spec §17 #5).
+      const violation = replyViolation(verdict, spec.name);
+      if (violation !== undefined) {
+        this.log.error({ phase: spec.name, code: verdict.code, action: verdict.action, fault: 'verdict' }, `${spec.callout} error: forbidden reply: ${violation}`);
+        verdict = this.failureVerdict();
+      }
     }
     if (isRejection(verdict)) this.env.store.record('rejections', this.state.peer);
     // Building the line costs as much as a small script; skip it when info is off.
@@ -230,9 +237,9 @@ export class Session implements PolicySession {
     return { action: f.action, code: f.code, enhanced: f.enhanced, text: f.text, tarpitMs: 0, fault: true };
   }
 
-  private logFault(spec: PhaseSpec, module: string, fault: { code: string; script?: string; line?: number; luaMessage: string; kind: string }): void {
+  private logFault(spec: PhaseSpec, module: string, fault: { code: string; script?: string; line?: number; luaMessage: string; kind: string; limit?: string }): void {
     this.log.error(
-      { phase: spec.name, module, script: fault.script, line: fault.line, fault: fault.kind, code: fault.code },
+      { phase: spec.name, module, script: fault.script, line: fault.line, fault: fault.kind, code: fault.code, ...(fault.limit === undefined ? {} : { limit: fault.limit }) },
       `${spec.callout} error: ${fault.luaMessage}`,
     );
   }
