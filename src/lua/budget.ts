@@ -155,9 +155,13 @@ export class BudgetGuard {
     this.meter.steps = PATTERN_STEP_INTERVAL;
   }
 
+  /** Bytes the last finished outermost call allocated (what a generation may have kept of it). */
+  lastAllocated = 0;
+
   exit(): void {
     if (--this.depth > 0) return;
     this.depth = 0;
+    this.lastAllocated = this.meter.bytes;
     this.meter.nextCheck = Infinity;
     if (this.trippedMessage !== null) {
       this.trippedMessage = null;

@@ -105,3 +105,54 @@ export function checkInternalsShape(L: LuaState): void {
     throw new Error("fengari internals changed: lua_State.l_G is not the global state whose mainthread is the state");
   }
 }
+
+/* ------------------------------------------------------------------------ *
+ * What a state retains: a walk of everything reachable from the registry
+ * (globals, package.loaded, module tables, the refs the host holds, and the
+ * upvalues of every closure found), in the same units the allocation meter
+ * charges: a string's bytes + 32, a table entry 80, a table 56. Strings and
+ * tables are counted once however often they are referenced. Coroutines'
+ * stacks and userdata are not walked.
+ * ------------------------------------------------------------------------ */
+
+interface TValueLike {
+  type: number;
+  value: unknown;
+}
+interface TableLike {
+  strong: Map<unknown, { key: TValueLike; value: TValueLike }>;
+  metatable: TableLike | null;
+}
+
+const T_STRING = 4;
+const T_TABLE = 5;
+const T_FUNCTION = 6;
+
+/** Bytes retained by the state, counted until `limit` is passed (the walk stops there). */
+export function measureRetained(L: LuaState, limit: number): number {
+  const registry = (fields(L).l_G as unknown as { l_registry: TValueLike }).l_registry;
+  const seen = new Set<unknown>();
+  const stack: TValueLike[] = [registry];
+  let bytes = 0;
+  while (stack.length > 0 && bytes <= limit) {
+    const tv = stack.pop()!;
+    const base = tv.type & 0x0f;
+    if (base !== T_STRING && base !== T_TABLE && base !== T_FUNCTION) continue;
+    if (seen.has(tv.value)) continue;
+    seen.add(tv.value);
+    if (base === T_STRING) {
+      bytes += (tv.value as { realstring: Uint8Array }).realstring.length + 32;
+    } else if (base === T_TABLE) {
+      const t = tv.value as TableLike;
+      bytes += 56 + 80 * t.strong.size;
+      if (t.metatable !== null) stack.push({ type: T_TABLE, value: t.metatable });
+      for (const e of t.strong.values()) {
+        stack.push(e.key, e.value);
+      }
+    } else {
+      const f = tv.value as { upvals?: TValueLike[]; upvalue?: TValueLike[] };
+      for (const up of f.upvals ?? f.upvalue ?? []) if (up) stack.push(up);
+    }
+  }
+  return bytes;
+}

@@ -9,7 +9,7 @@ import type { LuaCFunction } from './marshal.ts';
 import { protectEnvironment } from './protect.ts';
 import { openSandbox, pruneToAllowList, SANDBOX_GLOBALS } from './sandbox.ts';
 import { installLoaders, type SourceReader } from './sources.ts';
-import { currentFrame, restoreThread, saveThread } from './vm-internals.ts';
+import { currentFrame, measureRetained, restoreThread, saveThread } from './vm-internals.ts';
 
 export { DEFAULT_BUDGET, DEFAULT_MAX_CALL_BYTES, HOOK_INTERVAL, type Budget } from './budget.ts';
 
@@ -247,6 +247,20 @@ export class LuaVm {
     this.sealed = true;
     const names = [...Object.keys(SANDBOX_GLOBALS), ...(this.allowIo ? ['io'] : []), ...globals];
     protectEnvironment(this.L, { globals: names });
+  }
+
+  /** Bytes (strings, table entries) the last call allocated, garbage included. */
+  get lastCallBytes(): number {
+    return this.guard.lastAllocated;
+  }
+
+  /**
+   * Bytes the state retains (reachable from globals, modules and host refs),
+   * counted up to just past `limit`. Costs a walk of the retained objects.
+   */
+  retainedBytes(limit = Infinity): number {
+    this.assertOpen();
+    return measureRetained(this.L, limit);
   }
 
   /** Routes print() from now on, e.g. to the log of the session being served. */

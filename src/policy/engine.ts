@@ -19,6 +19,10 @@ export interface EngineStatus {
   openSessions: number;
   liveGenerations: number;
   lastReloadError?: string;
+  /** Script faults stopped by each limit (instructions, wall-clock, memory, string-size), since start. */
+  limitFaults: Record<string, number>;
+  /** Generations retired because they retained more than their memory bound, since start. */
+  memoryRetirements: number;
 }
 
 /** Builds the first generation; a script that cannot load stops startup here. */
@@ -43,6 +47,10 @@ export class Engine implements PolicyEngine {
   private reloadingForced = false;
   private readonly warned = new Set<string>();
   private readonly env: SessionEnvironment;
+  private readonly limitFaults: Record<string, number> = {};
+  private memoryRetirements = 0;
+  /** Generations whose rebuild failed: not retried after every phase. */
+  private readonly unrebuildable = new WeakSet<Generation>();
 
   static async create(opts: EngineOptions): Promise<Engine> {
     const engine = new Engine(opts);
@@ -59,6 +67,10 @@ export class Engine implements PolicyEngine {
       receptionUnit: opts.receptionUnit ?? 'recipient',
       hostname: opts.hostname ?? 'localhost',
       onClose: (gen) => this.sessionClosed(gen),
+      onOverRetained: (gen) => this.retireBloated(gen),
+      countLimit: (limit) => {
+        this.limitFaults[limit] = (this.limitFaults[limit] ?? 0) + 1;
+      },
     };
   }
 
@@ -110,7 +122,32 @@ export class Engine implements PolicyEngine {
       openSessions: this.openSessions,
       liveGenerations: 1 + this.retired.size,
       ...(this.lastReloadError === undefined ? {} : { lastReloadError: this.lastReloadError }),
+      limitFaults: { ...this.limitFaults },
+      memoryRetirements: this.memoryRetirements,
     };
+  }
+
+  /**
+   * The live generation retains more than its bound: build a fresh one from
+   * the same scripts (Momentum recycles interpreters too) and retire it. Its
+   * open sessions finish on it; new sessions get the fresh one.
+   */
+  private retireBloated(gen: Generation): void {
+    if (gen !== this.live || this.unrebuildable.has(gen)) return;
+    const log = this.opts.logger;
+    const { bytes, limit } = gen.retained;
+    try {
+      const fresh = this.build({ files: new Map(), hash: gen.hash, reader: gen.sources });
+      this.install(fresh);
+      this.memoryRetirements++;
+      log.warn(
+        { generation: gen.id, replacement: fresh.id, retained_bytes: bytes, limit_bytes: limit, limit: 'retained-memory' },
+        'script generation retained more than its memory bound; retired and rebuilt from the same scripts',
+      );
+    } catch (err) {
+      this.unrebuildable.add(gen);
+      log.error({ generation: gen.id, retained_bytes: bytes, err: errorMessage(err) }, 'could not rebuild a bloated script generation; it stays live');
+    }
   }
 
   async close(): Promise<void> {
@@ -144,6 +181,7 @@ export class Engine implements PolicyEngine {
       clock: o.clock,
       logger: o.logger,
       budget: o.budget,
+      ...(o.maxRetainedBytes === undefined ? {} : { maxRetainedBytes: o.maxRetainedBytes }),
       ...(o.scripts.allowIo === undefined ? {} : { allowIo: o.scripts.allowIo }),
       ...(o.scripts.compatConnectionAlias === undefined ? {} : { compatConnectionAlias: o.scripts.compatConnectionAlias }),
       warnOnce: (key, message) => {

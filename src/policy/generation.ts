@@ -12,6 +12,7 @@ import { SessionObjects } from '../msys/session-objects.ts';
 import type { SessionState } from '../msys/session-state.ts';
 import type { MsysTypes } from '../msys/types.ts';
 import { isUsableMethod, PHASES, type PhaseSpec } from './phases.ts';
+import { DEFAULT_MAX_RETAINED_BYTES, RetentionMeter } from './retention.ts';
 
 export interface GenerationOptions {
   readonly id: number;
@@ -27,6 +28,8 @@ export interface GenerationOptions {
   readonly allowIo?: boolean;
   readonly compatConnectionAlias?: boolean;
   readonly warnOnce: (key: string, message: string) => void;
+  /** What the generation may retain across sessions before it is retired and rebuilt (src/policy/retention.ts). */
+  readonly maxRetainedBytes?: number;
 }
 
 /** A registered module with the callouts it defines, as function refs. */
@@ -74,6 +77,7 @@ export class Generation {
   /** registerModule calls made while the scripts load; afterwards registering is refused. */
   private readonly registrations: Registration[] = [];
   private loading = true;
+  private readonly retention: RetentionMeter;
 
   /** Builds and initialises a generation; throws ScriptFault (kind 'load') on any failure. */
   static build(opts: GenerationOptions): Generation {
@@ -116,6 +120,7 @@ export class Generation {
       warnOnce: opts.warnOnce,
       compatConnectionAlias: opts.compatConnectionAlias ?? false,
     };
+    this.retention = new RetentionMeter(opts.maxRetainedBytes ?? DEFAULT_MAX_RETAINED_BYTES, (limit) => this.vm.retainedBytes(limit));
     this.types = installMsys(this.vm, this.host);
     // Libraries, msys and the string metatable are read-only from here on (issue 16).
     this.vm.seal();
@@ -234,6 +239,8 @@ export class Generation {
         } catch (err) {
           if (err instanceof ScriptFault) return { kind: 'fault', fault: err, module: m.name };
           throw err;
+        } finally {
+          this.retention.note(this.vm.lastCallBytes);
         }
         const t = lua.lua_type(L, -1);
         const value = t === lua.LUA_TNUMBER ? (lua.lua_tonumber(L, -1) as number) : undefined;
@@ -254,6 +261,21 @@ export class Generation {
   private remaining(started: number): Budget {
     const wallMs = Math.max(1, this.opts.budget.wallMs - (monotonicMs() - started));
     return { instructions: this.opts.budget.instructions, wallMs };
+  }
+
+  /** True once the generation retains more than its bound: the engine retires it and rebuilds. */
+  get overRetained(): boolean {
+    return this.retention.exceeded;
+  }
+
+  /** Bytes retained at the last measurement, and the bound. */
+  get retained(): { bytes: number; limit: number } {
+    return { bytes: this.retention.lastMeasured, limit: this.retention.limit };
+  }
+
+  /** The script sources this generation was built from, to rebuild it from the same scripts. */
+  get sources(): SourceReader {
+    return this.opts.sources;
   }
 
   /** Frees the session's Lua objects; the generation closes once retired and idle. */

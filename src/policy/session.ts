@@ -24,6 +24,10 @@ export interface SessionEnvironment {
   readonly hostname: string;
   /** Called once when the session closes, so the engine can retire its generation. */
   readonly onClose: (generation: Generation) => void;
+  /** Called after a phase when its generation retains more than its bound (the engine rebuilds it). */
+  readonly onOverRetained?: (generation: Generation) => void;
+  /** Counts a fault that a limit stopped (instructions, wall-clock, memory, string-size). */
+  readonly countLimit?: (limit: string) => void;
 }
 
 /**
@@ -202,6 +206,7 @@ export class Session implements PolicySession {
     this.state.disposition = emptyDisposition();
     const started = monotonicMs();
     const result = this.gen.runPhase(this.lua, spec, str);
+    if (this.gen.overRetained) this.env.onOverRetained?.(this.gen);
     let verdict: Verdict;
     if (result.kind === 'fault') {
       this.logFault(spec, result.module, result.fault);
@@ -238,6 +243,7 @@ export class Session implements PolicySession {
   }
 
   private logFault(spec: PhaseSpec, module: string, fault: { code: string; script?: string; line?: number; luaMessage: string; kind: string; limit?: string }): void {
+    if (fault.limit !== undefined) this.env.countLimit?.(fault.limit);
     this.log.error(
       { phase: spec.name, module, script: fault.script, line: fault.line, fault: fault.kind, code: fault.code, ...(fault.limit === undefined ? {} : { limit: fault.limit }) },
       `${spec.callout} error: ${fault.luaMessage}`,
