@@ -98,11 +98,11 @@ export function installLoaders(L: LuaState, ctx: LoaderContext): void {
 
 /**
  * Largest chunk load()/loadstring() compile while a script runs. The dialect
- * pre-pass and the compiler together take about a millisecond per 10 KiB on a
- * busy core and run inside one call, so this keeps one load() within a few
- * milliseconds of the phase deadline. Script files (require) are not limited.
+ * pre-pass runs as one unmetered step before the (metered) compiler, at a few
+ * milliseconds per 10 KiB on a busy core, so this keeps one load() within a
+ * few milliseconds of the phase deadline. Script files (require) are not limited.
  */
-export const MAX_LOAD_CHUNK_BYTES = 64 * 1024;
+export const MAX_LOAD_CHUNK_BYTES = 16 * 1024;
 
 /** load(chunk [, chunkname [, mode [, env]]]) for text chunks only. */
 function loadFn(L: LuaState, ctx: LoaderContext): number {
