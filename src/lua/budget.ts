@@ -34,7 +34,7 @@ export const PATTERN_STEP_INTERVAL = 1000;
  * plus 32, a table entry 80) before it faults. Garbage counts: this bounds
  * the work and the transient memory of one phase, not what it keeps.
  */
-export const DEFAULT_MAX_CALL_BYTES = 32 * 1024 * 1024;
+export const DEFAULT_MAX_CALL_BYTES = 16 * 1024 * 1024;
 
 /** Allocated bytes between two wall-clock checks inside a library call (load, rep, gsub, ..). */
 const BYTES_BETWEEN_CHECKS = 256 * 1024;

@@ -33,7 +33,7 @@ export interface LuaVmOptions {
   clock?: Clock;
   /** Instructions between budget checks (tests and benchmarks tune it). */
   hookInterval?: number;
-  /** Bytes one call may allocate (strings, table entries) before it faults. Default 32 MiB. */
+  /** Bytes one call may allocate (strings, table entries) before it faults. Default 16 MiB. */
   maxCallBytes?: number;
 }
 

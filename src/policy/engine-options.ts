@@ -44,6 +44,6 @@ export interface EngineOptions {
   readonly hostname?: string;
   /** Where script sources are read from; defaults to the files under scripts.dir. */
   readonly sources?: SourceReader;
-  /** What one script generation may retain across sessions; past it the generation is rebuilt. Default 24 MiB. */
+  /** What one script generation may retain across sessions; past it the generation is rebuilt. Default 16 MiB. */
   readonly maxRetainedBytes?: number;
 }

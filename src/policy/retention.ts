@@ -6,7 +6,7 @@
  * only once `retained + allocatedSinceWalk` passes the bound. A generation
  * that keeps little but makes plenty of garbage is walked rarely and cheaply.
  */
-export const DEFAULT_MAX_RETAINED_BYTES = 24 * 1024 * 1024;
+export const DEFAULT_MAX_RETAINED_BYTES = 16 * 1024 * 1024;
 
 export class RetentionMeter {
   private sinceWalk = 0;
