@@ -17,7 +17,6 @@ import { engineOptionsFrom, storeOptionsFrom, type MoonwatchConfig } from '../co
 import { errorMessage, isMoonwatchError } from '../errors.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { ScriptFault } from '../lua/errors.ts';
-import { fengariPatchReport } from '../lua/fengari-patch.ts';
 import { createEngine, type Engine } from '../policy/engine.ts';
 import { ControlServer } from '../console/control-server.ts';
 import { SeriesJournal } from '../persist/journal.ts';
@@ -175,8 +174,6 @@ async function start(config: MoonwatchConfig, logger: Logger, strict: boolean, p
     const maintenance = new MaintenanceLoop({ store, persistence, journal, ...(monitors === undefined ? {} : { monitors }), clock, logger, intervalSec: ia.maintenanceInterval });
     maintenance.start();
     const status = engine.status();
-    const patches = fengariPatchReport();
-    if (patches.skipped.length > 0) logger.warn({ skipped: patches.skipped }, 'fengari speed patches not applied (see skipped); those parts run unpatched: correct, slower');
     logger.info(
       {
         config: config.file,

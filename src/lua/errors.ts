@@ -1,4 +1,5 @@
 import { MoonwatchError, errorMessage } from '../errors.ts';
+import { limitOf, type BudgetLimit } from './budget.ts';
 
 export type ScriptFaultKind = 'runtime' | 'budget' | 'load';
 
@@ -28,6 +29,8 @@ export class ScriptFault extends MoonwatchError {
   readonly line?: number;
   readonly luaMessage: string;
   readonly traceback?: string;
+  /** For a budget fault or a string-size cap: which limit stopped the script (logged as `limit`). */
+  readonly limit?: BudgetLimit;
 
   constructor(kind: ScriptFaultKind, luaMessage: string, options: ScriptFaultOptions = {}) {
     super(FAULT_CODES[kind], luaMessage, options.cause === undefined ? undefined : { cause: options.cause });
@@ -39,6 +42,8 @@ export class ScriptFault extends MoonwatchError {
       this.line = where.line;
     }
     if (options.traceback !== undefined) this.traceback = options.traceback;
+    const limit = limitOf(luaMessage);
+    if (limit !== undefined && (kind === 'budget' || limit === 'string-size')) this.limit = limit;
   }
 }
 

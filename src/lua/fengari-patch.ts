@@ -1,54 +1,200 @@
 /**
- * Source patches applied to fengari's own files as they load, for speed and
- * one correctness bug. Fengari 0.1.5 is the last release and unmaintained;
- * these are the paths that cost the SMTP throughput work (issue 4) most:
+ * Source patches applied to fengari's own files as they load. Fengari 0.1.5 is
+ * the last release and unmaintained; docs/runtime.md says why moonwatch patches
+ * it in memory rather than vendoring or forking it, and lists every patch.
  *
- * - Popping the Lua stack uses `delete L.stack[i]`. A delete turns the stack
- *   array into a dictionary in V8, so every later stack access, in every
- *   opcode, is a hash lookup. Assigning `undefined` instead reads the same
- *   (a popped slot is `undefined` either way; nothing enumerates the stack)
- *   and keeps the array fast. Measured: main-thread time per SMTP session with
- *   the example policies fell from 1.26 to 0.94 ms.
- * - lua_getfield/lua_setfield/lua_getglobal with a JS string name convert,
- *   copy and hash the name on every call (0.45 µs; most of an msys option
- *   read). Names given as JS strings now keep one Lua string each (up to 1024
- *   names, as host code uses a fixed set), so the key is made once: 0.13 µs.
- * - A string's table key (luaS_hash) is built by appending each byte's hex
- *   digits one at a time. That is slow, and it is not injective: bytes 01 23
- *   and 12 03 both give "|123", so two different strings could address the
- *   same table slot. One character per byte is exact, and twice as fast.
+ * Patches are of two kinds:
  *
- * Patching at load time rather than vendoring keeps the published package as
- * the dependency; patching in memory rather than in node_modules works however
- * the package was installed (also with --ignore-scripts). Each patch states how
- * many times it must match in its file; if fengari's source differs from what
- * the patch was written for, that file loads unpatched (still correct, only
- * slower) and fengariPatchReport() says so, which `moonwatch serve` logs and a
- * test checks against the installed version.
+ * - required: correctness and containment. Without them a script can hang
+ *   the server (the count hook lost after pcall in a coroutine), read the
+ *   wrong table slot (string keys that collide), wrap counters at 32 bits, or
+ *   escape the step, time and allocation meters. If one does not apply,
+ *   loading fails with FengariUnsupportedError naming the version found, and
+ *   moonwatch refuses to run.
+ * - speed: the paths that cost the SMTP throughput work (issue 4) most. If
+ *   one does not apply, that patch is skipped (correct, only slower) and
+ *   fengariPatchReport() says so; every entry point logs it as a warning.
+ *
+ * Each patch states how many times its pattern must match in fengari 0.1.5's
+ * file; a patch made of several steps applies all of them or none.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, sep } from 'node:path';
+import { MoonwatchError } from '../errors.ts';
 
-interface SourcePatch {
-  readonly file: string;
-  readonly what: string;
+/** The fengari release the patches were written against (package.json pins it). */
+export const FENGARI_VERSION = '0.1.5';
+
+interface Step {
   readonly find: RegExp;
   readonly replace: string;
   /** Matches expected in fengari 0.1.5's file. */
   readonly expect: number;
 }
 
+export interface SourcePatch {
+  readonly file: string;
+  readonly what: string;
+  readonly required: boolean;
+  readonly steps: readonly Step[];
+}
+
 const STACK_DELETE = /delete ((?:L|from)\.stack\[[^\]\n]+\]);/g;
 const stackPatch = (file: string, expect: number): SourcePatch => ({
   file,
   what: 'pop stack slots by assignment, not delete',
-  find: STACK_DELETE,
-  replace: '$1 = undefined;',
-  expect,
+  required: false,
+  steps: [{ find: STACK_DELETE, replace: '$1 = undefined;', expect }],
 });
 
-const PATCHES: readonly SourcePatch[] = [
+/** An integer result that does not fit 32 bits becomes a float, as every number was in Lua 5.1. */
+const widen = (target: string, expr: string) =>
+  `{ const mw$r = ${expr}; if ((mw$r | 0) === mw$r) ${target}.setivalue(mw$r); else ${target}.setfltvalue(mw$r); }`;
+
+export const PATCHES: readonly SourcePatch[] = [
+  // ---- required: correctness ----
+  {
+    file: 'lstring.js',
+    what: 'string table keys: one latin1 character per byte',
+    required: true,
+    // Hex digits appended per byte are not injective: bytes 01 23 and 12 03 both give "|123".
+    steps: [{ find: /s \+= str\[i\]\.toString\(16\);/g, replace: 's += String.fromCharCode(str[i]);', expect: 1 }],
+  },
+  {
+    file: 'lapi.js',
+    what: 'lua_pcallk keeps the count hook after an error caught inside a coroutine',
+    required: true,
+    // C Lua's setoah(): replace the saved-allowhook bit. Fengari's `&= ~OAH | allowhook` never
+    // sets it, so recovering from an error in a coroutine turned hooks off for good.
+    steps: [
+      {
+        find: /ci\.callstatus &= ~lstate\.CIST_OAH \| L\.allowhook;/g,
+        replace: 'ci.callstatus = (ci.callstatus & ~lstate.CIST_OAH) | L.allowhook;',
+        expect: 1,
+      },
+    ],
+  },
+  {
+    file: 'luaconf.js',
+    what: 'configuration fixed in the source, not read from FENGARICONF',
+    required: true,
+    // Integral floats print as "5" (Lua 5.1), and moonwatch never sets or reads the environment.
+    steps: [
+      {
+        find: /^const conf = \(process\.env\.FENGARICONF \? JSON\.parse\(process\.env\.FENGARICONF\) : \{\}\);$/gm,
+        replace: 'const conf = { LUA_COMPAT_FLOATSTRING: true };',
+        expect: 1,
+      },
+    ],
+  },
+  {
+    file: 'lvm.js',
+    what: 'integer arithmetic widens to float instead of wrapping at 32 bits',
+    required: true,
+    steps: [
+      { find: /L\.stack\[ra\]\.setivalue\(\(op1\.value \+ op2\.value\)\|0\);/g, replace: widen('L.stack[ra]', 'op1.value + op2.value'), expect: 1 },
+      { find: /L\.stack\[ra\]\.setivalue\(\(op1\.value - op2\.value\)\|0\);/g, replace: widen('L.stack[ra]', 'op1.value - op2.value'), expect: 1 },
+      { find: /L\.stack\[ra\]\.setivalue\(luaV_imul\(op1\.value, op2\.value\)\);/g, replace: widen('L.stack[ra]', 'op1.value * op2.value'), expect: 1 },
+      { find: /L\.stack\[ra\]\.setivalue\(\(-op\.value\)\|0\);/g, replace: widen('L.stack[ra]', '-op.value'), expect: 1 },
+      {
+        find: /L\.stack\[ra\]\.setivalue\(luaV_shiftl\(numberop1, numberop2\)\);/g,
+        replace: widen('L.stack[ra]', 'mw$shl(numberop1, numberop2)'),
+        expect: 1,
+      },
+      // An integer for-loop whose index passes 2^31 ends instead of wrapping round forever.
+      { find: /let idx = \(L\.stack\[ra\]\.value \+ step\)\|0;/g, replace: 'let idx = L.stack[ra].value + step;', expect: 1 },
+      {
+        find: /^const NBITS = 32;$/gm,
+        replace: `const NBITS = 32;
+/* Left shift as Lua 5.1 doubles: 1 << 31 is 2147483648, not -2147483648. */
+const mw$shl = function(x, y) {
+    if (y < 0 || y >= 53) return luaV_shiftl(x, y);
+    return x * Math.pow(2, y);
+};`,
+        expect: 1,
+      },
+    ],
+  },
+  {
+    file: 'lobject.js',
+    what: 'constant folding and lua_arith widen to float like the VM',
+    required: true,
+    steps: [
+      { find: /case LUA_OPADD: {2}return \(v1 \+ v2\)\|0;/g, replace: 'case LUA_OPADD:  return v1 + v2;', expect: 1 },
+      { find: /case LUA_OPSUB: {2}return \(v1 - v2\)\|0;/g, replace: 'case LUA_OPSUB:  return v1 - v2;', expect: 1 },
+      { find: /case LUA_OPMUL: {2}return lvm\.luaV_imul\(v1, v2\);/g, replace: 'case LUA_OPMUL:  return v1 * v2;', expect: 1 },
+      { find: /case LUA_OPUNM: {2}return \(0 - v1\)\|0;/g, replace: 'case LUA_OPUNM:  return 0 - v1;', expect: 1 },
+      {
+        find: /case LUA_OPSHL: {2}return lvm\.luaV_shiftl\(v1, v2\);/g,
+        replace: 'case LUA_OPSHL:  return (v2 >= 0 && v2 < 53) ? v1 * Math.pow(2, v2) : lvm.luaV_shiftl(v1, v2);',
+        expect: 1,
+      },
+      // intarith's callers store the result with setivalue; widen it there.
+      {
+        find: /res\.setivalue\(intarith\(L, op, ([^)]*)\)\);/g,
+        replace: `{ const mw$r = intarith(L, op, $1); if ((mw$r | 0) === mw$r) res.setivalue(mw$r); else res.setfltvalue(mw$r); }`,
+        expect: 2,
+      },
+    ],
+  },
+  // ---- required: containment meters (src/lua/meter.ts reads them) ----
+  {
+    file: 'lstrlib.js',
+    what: 'pattern matching counts its steps',
+    required: true,
+    // Every match() call is one step; a pathological pattern on a long subject makes millions.
+    steps: [
+      {
+        find: /if \(ms\.matchdepth-- === 0\)\n/g,
+        replace: `{ const mw$m = ms.L.l_G.mwMeter; if (mw$m !== undefined && --mw$m.steps <= 0) mw$m.onSteps(ms.L); }
+    if (ms.matchdepth-- === 0)
+`,
+        expect: 1,
+      },
+    ],
+  },
+  {
+    file: 'llex.js',
+    what: 'the lexer counts its tokens as steps',
+    required: true,
+    // Compiling a large chunk is one call to load(); its tokens are what the budget can see.
+    steps: [
+      {
+        find: /const luaX_next = function\(ls\) \{\n/g,
+        replace: `const luaX_next = function(ls) {
+    { const mw$m = ls.L.l_G.mwMeter; if (mw$m !== undefined && --mw$m.steps <= 0) mw$m.onSteps(ls.L); }
+`,
+        expect: 1,
+      },
+    ],
+  },
+  {
+    file: 'lstring.js',
+    what: 'string allocation is metered',
+    required: true,
+    steps: [
+      {
+        find: /const luaS_bless = function\(L, str\) \{\n {4}lua_assert\(str instanceof Uint8Array\);\n/g,
+        replace: `const luaS_bless = function(L, str) {
+    lua_assert(str instanceof Uint8Array);
+    if (L) { const mw$m = L.l_G.mwMeter; if (mw$m !== undefined && (mw$m.bytes += str.length + 32) >= mw$m.nextCheck) mw$m.onBytes(L); }
+`,
+        expect: 1,
+      },
+    ],
+  },
+  {
+    file: 'ltable.js',
+    what: 'table growth is metered',
+    required: true,
+    steps: [
+      { find: /this\.flags = ~0;\n/g, replace: 'this.flags = ~0;\n        this.mw = L.l_G.mwMeter;\n', expect: 1 },
+      // No thread here to raise on: the count is checked at the next string allocation or hook.
+      { find: /const add = function\(t, hash, key, value\) \{\n/g, replace: 'const add = function(t, hash, key, value) {\n    if (t.mw !== undefined) t.mw.bytes += 80;\n', expect: 1 },
+    ],
+  },
+  // ---- speed ----
   stackPatch('lapi.js', 18),
   stackPatch('ldebug.js', 1),
   stackPatch('ldo.js', 5),
@@ -58,15 +204,13 @@ const PATCHES: readonly SourcePatch[] = [
   {
     file: 'lapi.js',
     what: 'field names given as JS strings: one Lua string each',
-    find: /let str = luaS_new\(L, from_userstring\(k\)\);/g,
-    replace: 'let str = fieldName(L, k);',
-    expect: 2,
-  },
-  {
-    file: 'lapi.js',
-    what: 'field name cache',
-    find: /^const auxsetstr = function/gm,
-    replace: `const fieldNames = new Map();
+    required: false,
+    // Converting, copying and hashing the name on every lua_getfield cost 0.45 µs; cached: 0.13 µs.
+    steps: [
+      { find: /let str = luaS_new\(L, from_userstring\(k\)\);/g, replace: 'let str = fieldName(L, k);', expect: 2 },
+      {
+        find: /^const auxsetstr = function/gm,
+        replace: `const fieldNames = new Map();
 const fieldName = function(L, k) {
     if (typeof k !== "string") return luaS_new(L, from_userstring(k));
     let ts = fieldNames.get(k);
@@ -77,44 +221,57 @@ const fieldName = function(L, k) {
     return ts;
 };
 const auxsetstr = function`,
-    expect: 1,
-  },
-  {
-    file: 'lstring.js',
-    what: 'string table keys: one latin1 character per byte',
-    find: /s \+= str\[i\]\.toString\(16\);/g,
-    replace: 's += String.fromCharCode(str[i]);',
-    expect: 1,
+        expect: 1,
+      },
+    ],
   },
 ];
 
 export interface FengariPatchReport {
+  /** The fengari version that was loaded. */
+  readonly version: string;
   /** "file: what" for every patch applied. */
   readonly applied: readonly string[];
-  /** "file: what (found N, expected M)" for every file left unpatched. */
+  /** "file: what (found N, expected M)" for every speed patch left out. */
   readonly skipped: readonly string[];
 }
 
-// Module state on purpose: fengari is loaded once per process, and this records how.
-const applied: string[] = [];
-const skipped: string[] = [];
-
-export function fengariPatchReport(): FengariPatchReport {
-  return { applied: [...applied], skipped: [...skipped] };
+/** A required patch did not apply: this fengari is not one moonwatch can run safely. */
+export class FengariUnsupportedError extends MoonwatchError {
+  constructor(
+    readonly version: string,
+    readonly failed: readonly string[],
+  ) {
+    super(
+      'MW_ERR_FENGARI_UNSUPPORTED',
+      `fengari ${version} is not supported: required patches did not apply (${failed.join('; ')}); ` +
+        `moonwatch needs fengari ${FENGARI_VERSION} exactly (npm install fengari@${FENGARI_VERSION})`,
+    );
+  }
 }
 
-/** Patches one file's source; all of a file's patches apply, or none. */
-export function patchSource(file: string, source: string): { source: string; applied: string[]; skipped: string[] } {
+/** Applies one file's patches; each patch applies whole or not at all. */
+export function patchSource(
+  file: string,
+  source: string,
+  patches: readonly SourcePatch[] = PATCHES,
+): { source: string; applied: string[]; skipped: string[]; failed: string[] } {
   let out = source;
-  const done: string[] = [];
-  for (const p of PATCHES) {
+  const applied: string[] = [];
+  const skipped: string[] = [];
+  const failed: string[] = [];
+  for (const p of patches) {
     if (p.file !== file) continue;
-    const found = source.match(p.find)?.length ?? 0;
-    if (found !== p.expect) return { source, applied: [], skipped: [`${file}: ${p.what} (found ${found}, expected ${p.expect})`] };
-    out = out.replace(p.find, p.replace);
-    done.push(`${file}: ${p.what}`);
+    const mismatch = p.steps.map((s) => ({ s, found: out.match(s.find)?.length ?? 0 })).find((x) => x.found !== x.s.expect);
+    if (mismatch !== undefined) {
+      const why = `${file}: ${p.what} (found ${mismatch.found}, expected ${mismatch.s.expect})`;
+      (p.required ? failed : skipped).push(why);
+      continue;
+    }
+    for (const s of p.steps) out = out.replace(s.find, s.replace);
+    applied.push(`${file}: ${p.what}`);
   }
-  return { source: out, applied: done, skipped: [] };
+  return { source: out, applied, skipped, failed };
 }
 
 interface CjsModule {
@@ -122,26 +279,53 @@ interface CjsModule {
 }
 type Loader = (module: CjsModule, filename: string) => void;
 
-/** require('fengari') with the patches applied to its source files. */
-export function requirePatchedFengari(require: NodeJS.Require): unknown {
-  const srcDir = join(dirname(require.resolve('fengari/package.json')), 'src') + sep;
-  // Something loaded fengari before us (it is cached): it runs unpatched, and the report says so.
-  if (require.cache[require.resolve('fengari')] !== undefined) {
-    skipped.push('fengari: already loaded before moonwatch could patch it');
-    return require('fengari');
-  }
+export interface PatchedFengari {
+  readonly exports: unknown;
+  readonly report: FengariPatchReport;
+}
+
+/**
+ * Loads a private, patched copy of fengari. Its files are compiled from
+ * patched source and then dropped from the require cache (any copy that was
+ * cached before is put back), so other code in the process that requires
+ * fengari gets the published, unpatched package. Throws
+ * FengariUnsupportedError when a required patch does not apply.
+ */
+export function loadPatchedFengari(require: NodeJS.Require, patches: readonly SourcePatch[] = PATCHES): PatchedFengari {
+  const pkgFile = require.resolve('fengari/package.json');
+  const version = String((JSON.parse(readFileSync(pkgFile, 'utf8')) as { version?: unknown }).version);
+  const srcDir = join(dirname(pkgFile), 'src') + sep;
+  const ours = (id: string) => id.startsWith(srcDir);
+  const saved = new Map(Object.entries(require.cache).filter(([id]) => ours(id)));
+  for (const id of saved.keys()) delete require.cache[id];
+
+  const applied: string[] = [];
+  const skipped: string[] = [];
+  const failed: string[] = [];
   const Module = createRequire(import.meta.url)('node:module') as { _extensions: Record<string, Loader> };
   const original = Module._extensions['.js']!;
   Module._extensions['.js'] = function (module, filename) {
-    if (!filename.startsWith(srcDir)) return original.call(this, module, filename);
-    const result = patchSource(basename(filename), readFileSync(filename, 'utf8'));
+    if (!ours(filename)) return original.call(this, module, filename);
+    const result = patchSource(basename(filename), readFileSync(filename, 'utf8'), patches);
     applied.push(...result.applied);
     skipped.push(...result.skipped);
+    failed.push(...result.failed);
     module._compile(result.source, filename);
   };
+  let exports: unknown;
   try {
-    return require('fengari');
+    exports = require('fengari');
   } finally {
     Module._extensions['.js'] = original;
+    for (const id of Object.keys(require.cache)) if (ours(id)) delete require.cache[id];
+    for (const [id, m] of saved) require.cache[id] = m;
   }
+  // A file no patch was written for, or one that was never loaded, leaves its patches unapplied.
+  const seen = new Set([...applied, ...skipped, ...failed].map((s) => s.slice(0, s.indexOf(':'))));
+  for (const p of patches) {
+    if (seen.has(p.file)) continue;
+    (p.required ? failed : skipped).push(`${p.file}: ${p.what} (file not loaded)`);
+  }
+  if (failed.length > 0) throw new FengariUnsupportedError(version, failed);
+  return { exports, report: { version, applied, skipped } };
 }

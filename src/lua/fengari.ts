@@ -1,45 +1,65 @@
 /**
- * The one place fengari is loaded. Fengari reads its luaconf from the
- * FENGARICONF environment variable when it is first required, so the variable
- * must be set before that, which is why this module loads it with require()
- * instead of a (hoisted) static import.
+ * The one place fengari is loaded, lazily: importing moonwatch loads no Lua
+ * runtime and touches no environment variable. The first LuaVm calls
+ * loadFengari(), which loads a private copy of fengari with moonwatch's
+ * patches applied (fengari-patch.ts; docs/runtime.md) and fills in the
+ * bindings below. Other code in the process that requires fengari gets the
+ * published package, unpatched.
  *
- * LUA_COMPAT_FLOATSTRING makes integral floats print as "5" rather than "5.0".
- * Together with pushing every host number as a float (Fengari's integers are
- * 32-bit and wrap), that gives Lua 5.1's number behaviour: counters and
- * timestamps never wrap, and `"n=" .. n` reads `n=5` as Momentum scripts expect.
- *
- * Fengari's source is patched as it loads (fengari-patch.ts).
+ * If a required patch does not apply (a fengari other than the pinned
+ * version), loadFengari() throws FengariUnsupportedError every time it is
+ * called, so every entry point (serve, test, the library API) refuses to run
+ * with the same message.
  */
 import { createRequire } from 'node:module';
-import { requirePatchedFengari } from './fengari-patch.ts';
+import { loadPatchedFengari, type FengariPatchReport } from './fengari-patch.ts';
+import type { Lauxlib, LuaApi, Lualib } from './fengari-types.ts';
 
-const require = createRequire(import.meta.url);
+export type { LuaState, LuaCFunction } from './fengari-types.ts';
 
-const wanted = { LUA_COMPAT_FLOATSTRING: true };
-const existing = process.env['FENGARICONF'];
-if (existing === undefined) {
-  process.env['FENGARICONF'] = JSON.stringify(wanted);
-} else if (!(JSON.parse(existing) as Record<string, unknown>)['LUA_COMPAT_FLOATSTRING']) {
-  throw new Error('FENGARICONF is set without LUA_COMPAT_FLOATSTRING; moonwatch needs it to print integral numbers as integers');
+/* These are ES live bindings: assigned once by loadFengari(), read everywhere after. */
+export let lua: LuaApi = undefined as unknown as LuaApi;
+export let lauxlib: Lauxlib = undefined as unknown as Lauxlib;
+export let lualib: Lualib = undefined as unknown as Lualib;
+export let to_luastring: (s: string, cache?: boolean) => Uint8Array = notLoaded;
+export let to_jsstring: (s: Uint8Array, from?: number, to?: number, replacement_char?: boolean) => string = notLoaded;
+
+let report: FengariPatchReport | undefined;
+let failure: unknown;
+
+interface FengariModule {
+  lua: LuaApi;
+  lauxlib: Lauxlib;
+  lualib: Lualib;
+  to_luastring: typeof to_luastring;
+  to_jsstring: typeof to_jsstring;
 }
 
-const fengari = requirePatchedFengari(require) as FengariModule;
+/** Loads the patched runtime once; returns how it was patched. Throws FengariUnsupportedError if it cannot be. */
+export function loadFengari(): FengariPatchReport {
+  if (report !== undefined) return report;
+  if (failure !== undefined) throw failure;
+  try {
+    const loaded = loadPatchedFengari(createRequire(import.meta.url));
+    const f = loaded.exports as FengariModule;
+    lua = f.lua;
+    lauxlib = f.lauxlib;
+    lualib = f.lualib;
+    to_luastring = f.to_luastring;
+    to_jsstring = f.to_jsstring;
+    report = loaded.report;
+    return report;
+  } catch (err) {
+    failure = err;
+    throw err;
+  }
+}
 
-export const lua = fengari.lua;
-export const lauxlib = fengari.lauxlib;
-export const lualib = fengari.lualib;
-export const to_luastring = fengari.to_luastring;
-export const to_jsstring = fengari.to_jsstring;
+/** How the runtime was patched (loads it if needed). Entry points log `skipped` as a warning. */
+export function fengariPatchReport(): FengariPatchReport {
+  return loadFengari();
+}
 
-/** Fengari has no type declarations; the state is opaque to TypeScript. */
-export type LuaState = object;
-
-/* eslint-disable @typescript-eslint/no-explicit-any */
-interface FengariModule {
-  lua: any;
-  lauxlib: any;
-  lualib: any;
-  to_luastring: (s: string, cache?: boolean) => Uint8Array;
-  to_jsstring: (s: Uint8Array, from?: number, to?: number, replacement_char?: boolean) => string;
+function notLoaded(): never {
+  throw new Error('fengari is not loaded yet: create a LuaVm (or call loadFengari()) first');
 }

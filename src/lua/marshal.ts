@@ -120,7 +120,7 @@ function readTable(L: LuaState, idx: number, depth: number): LuaJsValue {
     if (keyType === lua.LUA_TNUMBER) {
       key = lua.lua_tonumber(L, -2);
     } else if (keyType === lua.LUA_TSTRING) {
-      key = lua.lua_tojsstring(L, -2);
+      key = lua.lua_tojsstring(L, -2)!;
       sequence = false;
     } else {
       const typeName = to_jsstring(lauxlib.luaL_typename(L, -2));

@@ -63,7 +63,8 @@ export interface SandboxOptions {
 
 type LuaCFunction = (L: LuaState) => number;
 
-const LIBRARIES: ReadonlyArray<[string, LuaCFunction]> = [
+// A function, not a constant: fengari is loaded by the first VM, after this module is imported.
+const libraries = (): ReadonlyArray<[string, LuaCFunction]> => [
   ['_G', lualib.luaopen_base],
   ['coroutine', lualib.luaopen_coroutine],
   ['table', lualib.luaopen_table],
@@ -79,7 +80,7 @@ const LIBRARIES: ReadonlyArray<[string, LuaCFunction]> = [
  * pruneToAllowList once every shim is installed.
  */
 export function openSandbox(L: LuaState, opts: SandboxOptions): void {
-  const libs = opts.allowIo ? [...LIBRARIES, ['io', lualib.luaopen_io] as [string, LuaCFunction]] : LIBRARIES;
+  const libs = opts.allowIo ? [...libraries(), ['io', lualib.luaopen_io] as [string, LuaCFunction]] : libraries();
   for (const [name, open] of libs) {
     lauxlib.luaL_requiref(L, to_luastring(name), open, 1);
     lua.lua_pop(L, 1);
@@ -89,7 +90,7 @@ export function openSandbox(L: LuaState, opts: SandboxOptions): void {
     const n = lua.lua_gettop(L1);
     const parts: string[] = [];
     for (let i = 1; i <= n; i++) {
-      parts.push(lua.lua_tojsstring(L1, pushToString(L1, i)));
+      parts.push(lua.lua_tojsstring(L1, pushToString(L1, i))!);
       lua.lua_pop(L1, 1);
     }
     opts.print(parts.join('\t'));
@@ -128,7 +129,7 @@ export function pruneToAllowList(L: LuaState, opts: { allowIo: boolean }): void 
   const stale: string[] = [];
   while (lua.lua_next(L, -2) !== 0) {
     lua.lua_pop(L, 1);
-    const key = lua.lua_tojsstring(L, -1);
+    const key = lua.lua_tojsstring(L, -1) ?? '';
     if (key !== '_G' && !(key in SANDBOX_GLOBALS) && !(opts.allowIo && key === 'io')) stale.push(key);
   }
   for (const key of stale) {

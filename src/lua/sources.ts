@@ -96,6 +96,14 @@ export function installLoaders(L: LuaState, ctx: LoaderContext): void {
   lua.lua_pop(L, 1);
 }
 
+/**
+ * Largest chunk load()/loadstring() compile while a script runs. The dialect
+ * pre-pass runs as one unmetered step before the (metered) compiler, at a few
+ * milliseconds per 10 KiB on a busy core, so this keeps one load() within a
+ * few milliseconds of the phase deadline. Script files (require) are not limited.
+ */
+export const MAX_LOAD_CHUNK_BYTES = 16 * 1024;
+
 /** load(chunk [, chunkname [, mode [, env]]]) for text chunks only. */
 function loadFn(L: LuaState, ctx: LoaderContext): number {
   const mode = lua.lua_isnoneornil(L, 3) ? 't' : to_jsstring(lauxlib.luaL_checkstring(L, 3) as Uint8Array);
@@ -109,9 +117,17 @@ function loadFn(L: LuaState, ctx: LoaderContext): number {
     chunkname = lua.lua_isnoneornil(L, 2) ? to_luastring('=(load)') : (lauxlib.luaL_checkstring(L, 2) as Uint8Array);
     source = readAll(L, ctx.maxStringBytes);
   }
-  const status = mode.includes('t')
-    ? loadChunk(L, source, chunkname)
-    : (lua.lua_pushstring(L, to_luastring(`attempt to load a text chunk (mode is '${mode}')`)), lua.LUA_ERRSYNTAX);
+  let status: number;
+  if (source.length > MAX_LOAD_CHUNK_BYTES) {
+    const why = `load: chunk of ${source.length} bytes exceeds the ${MAX_LOAD_CHUNK_BYTES}-byte chunk limit for code loaded at run time`;
+    lua.lua_pushstring(L, to_luastring(why));
+    status = lua.LUA_ERRSYNTAX;
+  } else if (mode.includes('t')) {
+    status = loadChunk(L, source, chunkname);
+  } else {
+    lua.lua_pushstring(L, to_luastring(`attempt to load a text chunk (mode is '${mode}')`));
+    status = lua.LUA_ERRSYNTAX;
+  }
   if (status !== lua.LUA_OK) {
     lua.lua_pushnil(L);
     lua.lua_insert(L, -2);
@@ -154,8 +170,7 @@ const LOADING = Object.freeze({ sentinel: 'module loading' });
  * is cached in package.loaded.
  */
 function requireFn(L: LuaState, ctx: LoaderContext): number {
-  lauxlib.luaL_checkstring(L, 1);
-  const name = lua.lua_tojsstring(L, 1);
+  const name = to_jsstring(lauxlib.luaL_checkstring(L, 1));
   lua.lua_settop(L, 1);
   lauxlib.luaL_getsubtable(L, lua.LUA_REGISTRYINDEX, lauxlib.LUA_LOADED_TABLE); // 2
   lua.lua_getfield(L, 2, name);

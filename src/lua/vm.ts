@@ -1,15 +1,20 @@
 import { SystemClock, type Clock } from '../clock.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { BudgetGuard, installStringCaps, scriptWhere, type Budget } from './budget.ts';
+import { BudgetGuard, DEFAULT_MAX_CALL_BYTES, installStringCaps, limitOf, scriptWhere, type Budget } from './budget.ts';
 import { installCompat } from './compat.ts';
 import { LuaVmUsageError, parseLuaPosition, ScriptFault, type ScriptFaultKind, type ScriptFaultOptions } from './errors.ts';
-import { lauxlib, lua, to_jsstring, to_luastring, type LuaState } from './fengari.ts';
+import { lauxlib, loadFengari, lua, to_jsstring, to_luastring, type LuaState } from './fengari.ts';
 import type { LuaCFunction } from './marshal.ts';
-import { openSandbox, pruneToAllowList } from './sandbox.ts';
+import { protectEnvironment } from './protect.ts';
+import { openSandbox, pruneToAllowList, SANDBOX_GLOBALS } from './sandbox.ts';
 import { installLoaders, type SourceReader } from './sources.ts';
+import { currentFrame, measureRetained, restoreThread, saveThread } from './vm-internals.ts';
 
-export { DEFAULT_BUDGET, HOOK_INTERVAL, type Budget } from './budget.ts';
+export { DEFAULT_BUDGET, DEFAULT_MAX_CALL_BYTES, HOOK_INTERVAL, type Budget } from './budget.ts';
+
+/** Loggers already told about skipped speed patches: once per logger, not once per generation. */
+const warnedLoggers = new WeakSet<Logger>();
 
 export const DEFAULT_MAX_STRING_BYTES = 1024 * 1024;
 
@@ -28,6 +33,8 @@ export interface LuaVmOptions {
   clock?: Clock;
   /** Instructions between budget checks (tests and benchmarks tune it). */
   hookInterval?: number;
+  /** Bytes one call may allocate (strings, table entries) before it faults. Default 16 MiB. */
+  maxCallBytes?: number;
 }
 
 export interface ResumeResult {
@@ -53,8 +60,19 @@ export class LuaVm {
   private loadFailures: string[] = [];
   private lastTraceback: string | undefined;
   private closed = false;
+  private sealed = false;
+  private readonly allowIo: boolean;
 
   constructor(opts: LuaVmOptions) {
+    // The first VM loads the runtime; an unsupported fengari refuses here, at every entry point.
+    const patches = loadFengari();
+    if (patches.skipped.length > 0 && !warnedLoggers.has(opts.logger)) {
+      warnedLoggers.add(opts.logger);
+      opts.logger.warn(
+        { fengari: patches.version, skipped: patches.skipped },
+        'fengari speed patches not applied (see skipped); those parts run unpatched: correct, slower',
+      );
+    }
     checkBudget(opts.budget);
     const maxStringBytes = opts.maxStringBytes ?? DEFAULT_MAX_STRING_BYTES;
     if (!Number.isSafeInteger(maxStringBytes) || maxStringBytes < 1) {
@@ -64,8 +82,13 @@ export class LuaVm {
     this.logger = opts.logger;
     this.printHandler = opts.onPrint ?? ((text) => opts.logger.info({ script_print: true }, text));
     const allowIo = opts.allowIo ?? false;
-    const L = lauxlib.luaL_newstate() as LuaState;
+    this.allowIo = allowIo;
+    const maxCallBytes = opts.maxCallBytes ?? DEFAULT_MAX_CALL_BYTES;
+    if (!(maxCallBytes > 0)) throw new LuaVmUsageError(`maxCallBytes must be positive, got ${maxCallBytes}`);
+    const L = lauxlib.luaL_newstate();
     this.L = L;
+    // Before any library opens: every table made from here on is metered.
+    this.guard = new BudgetGuard(L, opts.hookInterval, maxCallBytes);
     lua.lua_atnativeerror(L, (L1: LuaState) => this.nativeError(L1));
     openSandbox(L, { allowIo, clock: opts.clock ?? new SystemClock(), print: (text) => this.printHandler(text) });
     installCompat(L);
@@ -74,11 +97,10 @@ export class LuaVm {
       maxStringBytes,
       onLoadFailure: (message) => this.loadFailures.push(message),
     });
-    this.guard = new BudgetGuard(L, opts.hookInterval);
     installStringCaps(L, maxStringBytes, this.guard);
     pruneToAllowList(L, { allowIo });
     lua.lua_getglobal(L, 'require');
-    this.requireFn = lua.lua_tocfunction(L, -1) as LuaCFunction;
+    this.requireFn = lua.lua_tocfunction(L, -1)!;
     lua.lua_pop(L, 1);
   }
 
@@ -136,14 +158,7 @@ export class LuaVm {
     let escaped: unknown;
     let tripped: string | null = null;
     let entered = false;
-    // Read field by field rather than into an object: this runs on every call.
-    const t = L as ThreadState;
-    const ci = t.ci;
-    const nny = t.nny;
-    const nCcalls = t.nCcalls;
-    const errfunc = t.errfunc;
-    const allowhook = t.allowhook;
-    const errorJmp = t.errorJmp;
+    const saved = saveThread(L);
     this.lastTraceback = undefined;
     try {
       this.guard.enter(budget);
@@ -160,14 +175,16 @@ export class LuaVm {
       escaped = err;
     }
     if (entered) {
+      // A call that finished past its deadline is a fault, never a success.
+      if (this.guard.overranQuietly()) this.guard.markOverrun();
       tripped = this.guard.tripped;
       if (tripped !== null) this.lastTraceback = this.guard.trippedTraceback;
       this.guard.exit();
     }
-    if (status === lua.LUA_OK && tripped === null && t.ci === ci) return lua.lua_gettop(L) - fn + 1;
+    if (status === lua.LUA_OK && tripped === null && currentFrame(L) === saved.ci) return lua.lua_gettop(L) - fn + 1;
     // An error, or a host stack overflow that Fengari half-handled: put the
     // thread back as it was before the call (a no-op after a clean Lua error).
-    Object.assign(t, { ci, nny, nCcalls, errfunc, allowhook, errorJmp });
+    restoreThread(L, saved);
     let message = 'host stack overflow';
     try {
       message =
@@ -201,6 +218,7 @@ export class LuaVm {
     try {
       status = lua.lua_resume(co, this.L, nargs);
     } finally {
+      if (this.guard.overranQuietly()) this.guard.markOverrun();
       tripped = this.guard.tripped;
       this.guard.exit();
     }
@@ -210,10 +228,39 @@ export class LuaVm {
     }
     const message = status === NATIVE_ERROR_UNHANDLED ? unhandledNativeError(co) : describeError(co, -1);
     lauxlib.luaL_traceback(this.L, co, null, 0);
-    this.lastTraceback = lua.lua_tojsstring(this.L, -1);
+    this.lastTraceback = lua.lua_tojsstring(this.L, -1) ?? undefined;
     lua.lua_pop(this.L, 1);
     lua.lua_settop(co, 0);
     throw this.fault(tripped !== null ? 'budget' : 'runtime', message, undefined);
+  }
+
+  /**
+   * Makes the standard libraries, the tables of `globals` (msys and
+   * everything under it), the string metatable and the names of every
+   * library and base function read-only to scripts (src/lua/protect.ts).
+   * Call once, after the host has installed every table it provides and
+   * before any script runs: host writes into a protected table raise too.
+   */
+  seal(globals: readonly string[] = ['msys']): void {
+    this.assertOpen();
+    if (this.sealed) return;
+    this.sealed = true;
+    const names = [...Object.keys(SANDBOX_GLOBALS), ...(this.allowIo ? ['io'] : []), ...globals];
+    protectEnvironment(this.L, { globals: names });
+  }
+
+  /** Bytes (strings, table entries) the last call allocated, garbage included. */
+  get lastCallBytes(): number {
+    return this.guard.lastAllocated;
+  }
+
+  /**
+   * Bytes the state retains (reachable from globals, modules and host refs),
+   * counted up to just past `limit`. Costs a walk of the retained objects.
+   */
+  retainedBytes(limit = Infinity): number {
+    this.assertOpen();
+    return measureRetained(this.L, limit);
   }
 
   /** Routes print() from now on, e.g. to the log of the session being served. */
@@ -244,7 +291,7 @@ export class LuaVm {
     try {
       where = scriptWhere(L);
       lauxlib.luaL_traceback(L, L, null, 1);
-      this.lastTraceback = lua.lua_tojsstring(L, -1);
+      this.lastTraceback = lua.lua_tojsstring(L, -1) ?? undefined;
       lua.lua_pop(L, 1);
       this.logger.warn({ err }, 'JS exception inside a Lua call');
     } catch {
@@ -284,22 +331,6 @@ function checkBudget(b: Budget): void {
 }
 
 /**
- * The fields Fengari's luaD_pcall and luaD_rawrunprotected restore after an
- * error. If a JS exception escapes lua_pcall half-way through that unwinding,
- * call() puts them back itself so the state stays usable (Fengari 0.1.x
- * internals; the fields mirror lua_State in C Lua 5.3).
- */
-interface ThreadState {
-  ci: unknown;
-  nny: number;
-  nCcalls: number;
-  errfunc: number;
-  allowhook: number;
-  errorJmp: unknown;
-}
-
-
-/**
  * Fengari's status when a JS exception could not be turned into a Lua error
  * because lua_atnativeerror itself failed (in practice: no JS stack left).
  * The state is unwound and consistent; only the original exception is lost,
@@ -319,7 +350,7 @@ function describeJsError(err: unknown): string {
 /** The error value as text, without running metamethods (the budget is no longer armed). */
 function describeError(L: LuaState, idx: number): string {
   const t = lua.lua_type(L, idx);
-  if (t === lua.LUA_TSTRING || t === lua.LUA_TNUMBER) return lua.lua_tojsstring(L, idx);
+  if (t === lua.LUA_TSTRING || t === lua.LUA_TNUMBER) return lua.lua_tojsstring(L, idx) ?? '';
   if (t === lua.LUA_TNIL) return '(error object is a nil value)';
   return `(error object is a ${to_jsstring(lauxlib.luaL_typename(L, idx))} value)`;
 }

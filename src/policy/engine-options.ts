@@ -50,4 +50,6 @@ export interface EngineOptions {
   readonly sources?: SourceReader;
   /** Told about every phase and fault (the metrics of `moonwatch serve`). */
   readonly observer?: PolicyObserver;
+  /** What one script generation may retain across sessions; past it the generation is rebuilt. Default 16 MiB. */
+  readonly maxRetainedBytes?: number;
 }

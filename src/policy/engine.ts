@@ -21,6 +21,10 @@ export interface EngineStatus {
   openSessions: number;
   liveGenerations: number;
   lastReloadError?: string;
+  /** Script faults stopped by each limit (instructions, wall-clock, memory, string-size), since start. */
+  limitFaults: Record<string, number>;
+  /** Generations retired because they retained more than their memory bound, since start. */
+  memoryRetirements: number;
 }
 
 /** Builds the first generation; a script that cannot load stops startup here. */
@@ -42,6 +46,7 @@ export class Engine implements PolicyEngine {
   private lastReloadError: string | undefined;
   private watcher: ScriptWatcher | undefined;
   private reloading: Promise<ReloadResult> | undefined;
+  private reloadingForced = false;
   private readonly warned = new Set<string>();
   private env: SessionEnvironment;
   /** Set by reconfigure(): the next reload builds even if the script files are unchanged. */
@@ -49,6 +54,10 @@ export class Engine implements PolicyEngine {
   /** Options a reconfigure() is building with; they replace opts when that build goes live. */
   private pending: EngineOptions | undefined;
   private loadedAt: number;
+  private readonly limitFaults: Record<string, number> = {};
+  private memoryRetirements = 0;
+  /** Generations whose rebuild failed: not retried after every phase. */
+  private readonly unrebuildable = new WeakSet<Generation>();
 
   static async create(opts: EngineOptions): Promise<Engine> {
     const engine = new Engine(opts);
@@ -71,6 +80,10 @@ export class Engine implements PolicyEngine {
       hostname: opts.hostname ?? 'localhost',
       onClose: (gen) => this.sessionClosed(gen),
       observer: opts.observer,
+      onOverRetained: (gen) => this.retireBloated(gen),
+      countLimit: (limit) => {
+        this.limitFaults[limit] = (this.limitFaults[limit] ?? 0) + 1;
+      },
     };
   }
 
@@ -115,12 +128,21 @@ export class Engine implements PolicyEngine {
   }
 
   /**
-   * Rebuilds from a consistent read of the scripts. Unchanged content keeps the
-   * live generation; a failed build keeps it too and reports file:line.
-   * Concurrent calls share one rebuild.
+   * Rebuilds from a consistent read of the scripts. An explicit reload
+   * (console, SIGHUP, the library) always builds a fresh generation, so an
+   * operator can recover a poisoned or bloated one without a restart; with
+   * `ifChanged` (the file watcher) unchanged content keeps the live one. A
+   * failed build keeps the live generation and reports file:line. Concurrent
+   * calls share one rebuild; an explicit one arriving during a watcher
+   * rebuild runs after it.
    */
-  reload(reason = 'manual'): Promise<ReloadResult> {
-    this.reloading ??= this.doReload(reason).finally(() => {
+  reload(reason = 'manual', opts: { ifChanged?: boolean } = {}): Promise<ReloadResult> {
+    const force = opts.ifChanged !== true;
+    if (this.reloading !== undefined && force && !this.reloadingForced) {
+      return this.reloading.then(() => this.reload(reason, opts));
+    }
+    if (this.reloading === undefined) this.reloadingForced = force;
+    this.reloading ??= this.doReload(reason, force).finally(() => {
       this.reloading = undefined;
     });
     return this.reloading;
@@ -133,7 +155,7 @@ export class Engine implements PolicyEngine {
       debounceMs: this.opts.scripts.reloadDebounceMs ?? 50,
       logger: this.opts.logger,
       onChange: async (paths) => {
-        await this.reload(`file change: ${paths.slice(0, 3).join(', ')}`);
+        await this.reload(`file change: ${paths.slice(0, 3).join(', ')}`, { ifChanged: true });
       },
     });
     await this.watcher.start();
@@ -146,7 +168,32 @@ export class Engine implements PolicyEngine {
       openSessions: this.openSessions,
       liveGenerations: 1 + this.retired.size,
       ...(this.lastReloadError === undefined ? {} : { lastReloadError: this.lastReloadError }),
+      limitFaults: { ...this.limitFaults },
+      memoryRetirements: this.memoryRetirements,
     };
+  }
+
+  /**
+   * The live generation retains more than its bound: build a fresh one from
+   * the same scripts (Momentum recycles interpreters too) and retire it. Its
+   * open sessions finish on it; new sessions get the fresh one.
+   */
+  private retireBloated(gen: Generation): void {
+    if (gen !== this.live || this.unrebuildable.has(gen)) return;
+    const log = this.opts.logger;
+    const { bytes, limit } = gen.retained;
+    try {
+      const fresh = this.build({ files: new Map(), hash: gen.hash, reader: gen.sources });
+      this.install(fresh);
+      this.memoryRetirements++;
+      log.warn(
+        { generation: gen.id, replacement: fresh.id, retained_bytes: bytes, limit_bytes: limit, limit: 'retained-memory' },
+        'script generation retained more than its memory bound; retired and rebuilt from the same scripts',
+      );
+    } catch (err) {
+      this.unrebuildable.add(gen);
+      log.error({ generation: gen.id, retained_bytes: bytes, err: errorMessage(err) }, 'could not rebuild a bloated script generation; it stays live');
+    }
   }
 
   async close(): Promise<void> {
@@ -196,6 +243,7 @@ export class Engine implements PolicyEngine {
       clock: o.clock,
       logger: o.logger,
       budget: o.budget,
+      ...(o.maxRetainedBytes === undefined ? {} : { maxRetainedBytes: o.maxRetainedBytes }),
       ...(o.scripts.allowIo === undefined ? {} : { allowIo: o.scripts.allowIo }),
       ...(o.scripts.compatConnectionAlias === undefined ? {} : { compatConnectionAlias: o.scripts.compatConnectionAlias }),
       ...(o.scripts.sieve === undefined ? {} : { sieve: o.scripts.sieve }),
@@ -216,7 +264,7 @@ export class Engine implements PolicyEngine {
     }
   }
 
-  private async doReload(reason: string): Promise<ReloadResult> {
+  private async doReload(reason: string, force: boolean): Promise<ReloadResult> {
     const log = this.opts.logger;
     let snapshot: ScriptSnapshot;
     try {
@@ -227,7 +275,7 @@ export class Engine implements PolicyEngine {
       log.error({ reason, err: fault.message }, 'reload failed: scripts could not be read; keeping the live generation');
       return { ok: false, error: fault };
     }
-    if (snapshot.hash === this.live.hash && !this.optionsChanged) {
+    if (!force && snapshot.hash === this.live.hash && !this.optionsChanged) {
       log.debug({ reason, generation: this.live.id }, 'reload skipped: scripts unchanged');
       this.adoptPending();
       // The files are what the live generation was built from (a broken save undone): nothing is wrong any more.

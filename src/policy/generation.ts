@@ -15,6 +15,7 @@ import type { MsysTypes } from '../msys/types.ts';
 import { isUsableMethod, PHASES, type PhaseSpec } from './phases.ts';
 import type { SieveScriptsOptions } from '../sieve/config.ts';
 import { SievePhases } from '../sieve/policy.ts';
+import { DEFAULT_MAX_RETAINED_BYTES, RetentionMeter } from './retention.ts';
 
 export interface GenerationOptions {
   readonly id: number;
@@ -32,6 +33,8 @@ export interface GenerationOptions {
   readonly warnOnce: (key: string, message: string) => void;
   /** Sieve scripts per phase (docs/sieve.md), compiled with the Lua modules. */
   readonly sieve?: SieveScriptsOptions;
+  /** What the generation may retain across sessions before it is retired and rebuilt (src/policy/retention.ts). */
+  readonly maxRetainedBytes?: number;
 }
 
 /** A registered module with the callouts it defines, as function refs. */
@@ -85,6 +88,7 @@ export class Generation {
   private sieve: SievePhases | undefined;
   /** Audit reads of the running phase, to explain a decision (see msys/audit-reads.ts). */
   private readonly reads = new AuditReadLog();
+  private readonly retention: RetentionMeter;
 
   /** Builds and initialises a generation; throws ScriptFault (kind 'load') on any failure. */
   static build(opts: GenerationOptions): Generation {
@@ -129,7 +133,10 @@ export class Generation {
       compatConnectionAlias: opts.compatConnectionAlias ?? false,
       reads: this.reads,
     };
+    this.retention = new RetentionMeter(opts.maxRetainedBytes ?? DEFAULT_MAX_RETAINED_BYTES, (limit) => this.vm.retainedBytes(limit));
     this.types = installMsys(this.vm, this.host);
+    // Libraries, msys and the string metatable are read-only from here on (issue 16).
+    this.vm.seal();
   }
 
   private load(opts: GenerationOptions): void {
@@ -251,6 +258,8 @@ export class Generation {
         } catch (err) {
           if (err instanceof ScriptFault) return { kind: 'fault', fault: err, module: m.name };
           throw err;
+        } finally {
+          this.retention.note(this.vm.lastCallBytes);
         }
         const after = session.objects.state.disposition;
         if (after.code !== code || after.text !== text || after.disconnect !== disconnect || after.tarpitSeconds !== tarpit) session.decidedBy = m.name;
@@ -279,6 +288,21 @@ export class Generation {
   private remaining(started: number): Budget {
     const wallMs = Math.max(1, this.opts.budget.wallMs - (monotonicMs() - started));
     return { instructions: this.opts.budget.instructions, wallMs };
+  }
+
+  /** True once the generation retains more than its bound: the engine retires it and rebuilds. */
+  get overRetained(): boolean {
+    return this.retention.exceeded;
+  }
+
+  /** Bytes retained at the last measurement, and the bound. */
+  get retained(): { bytes: number; limit: number } {
+    return { bytes: this.retention.lastMeasured, limit: this.retention.limit };
+  }
+
+  /** The script sources this generation was built from, to rebuild it from the same scripts. */
+  get sources(): SourceReader {
+    return this.opts.sources;
   }
 
   /** Frees the session's Lua objects; the generation closes once retired and idle. */

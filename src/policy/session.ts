@@ -12,6 +12,7 @@ import type { FailureMode } from './engine-options.ts';
 import type { Generation, LuaSession } from './generation.ts';
 import type { PolicyObserver } from './observer.ts';
 import { PHASE, type PhaseSpec } from './phases.ts';
+import { replyViolation } from './reply-rules.ts';
 import type { CloseReason, Deliver, MessageInput, PolicySession, SessionOptions } from './session-api.ts';
 import { CONTINUE, isRejection, type Verdict } from './verdict.ts';
 
@@ -27,6 +28,10 @@ export interface SessionEnvironment {
   readonly onClose: (generation: Generation) => void;
   /** Told about every phase (metrics); absent: nothing is told. */
   readonly observer?: PolicyObserver | undefined;
+  /** Called after a phase when its generation retains more than its bound (the engine rebuilds it). */
+  readonly onOverRetained?: (generation: Generation) => void;
+  /** Counts a fault that a limit stopped (instructions, wall-clock, memory, string-size). */
+  readonly countLimit?: (limit: string) => void;
 }
 
 /**
@@ -207,6 +212,7 @@ export class Session implements PolicySession {
     this.state.disposition = emptyDisposition();
     const started = monotonicMs();
     const result = this.gen.runPhase(this.lua, spec, str);
+    if (this.gen.overRetained) this.env.onOverRetained?.(this.gen);
     let verdict: Verdict;
     const module = result.kind === 'fault' ? result.module : this.lua.decidedBy;
     if (result.kind === 'fault') {
@@ -215,6 +221,12 @@ export class Session implements PolicySession {
       verdict = this.failureVerdict();
     } else {
       verdict = verdictFromDisposition(this.state.disposition, this.state.hostname);
+      // A reply the protocol forbids at this phase is a policy fault, not a reply (spec §17 #5).
+      const violation = replyViolation(verdict, spec.name);
+      if (violation !== undefined) {
+        this.log.error({ phase: spec.name, code: verdict.code, action: verdict.action, fault: 'verdict' }, `${spec.callout} error: forbidden reply: ${violation}`);
+        verdict = this.failureVerdict();
+      }
     }
     if (isRejection(verdict)) this.env.store.record('rejections', this.state.peer);
     this.env.observer?.phase(spec.name, verdict, module, monotonicMs() - started);
@@ -243,9 +255,10 @@ export class Session implements PolicySession {
     return { action: f.action, code: f.code, enhanced: f.enhanced, text: f.text, tarpitMs: 0, fault: true };
   }
 
-  private logFault(spec: PhaseSpec, module: string, fault: { code: string; script?: string; line?: number; luaMessage: string; kind: string }): void {
+  private logFault(spec: PhaseSpec, module: string, fault: { code: string; script?: string; line?: number; luaMessage: string; kind: string; limit?: string }): void {
+    if (fault.limit !== undefined) this.env.countLimit?.(fault.limit);
     this.log.error(
-      { phase: spec.name, module, script: fault.script, line: fault.line, fault: fault.kind, code: fault.code },
+      { phase: spec.name, module, script: fault.script, line: fault.line, fault: fault.kind, code: fault.code, ...(fault.limit === undefined ? {} : { limit: fault.limit }) },
       `${spec.callout} error: ${fault.luaMessage}`,
     );
   }

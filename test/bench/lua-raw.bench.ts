@@ -5,7 +5,7 @@
  */
 import { captureLogger } from '../../src/log.ts';
 import { translateMomentum } from '../../src/lua/dialect.ts';
-import { lauxlib, lua, lualib, to_luastring, type LuaState } from '../../src/lua/fengari.ts';
+import { lauxlib, loadFengari, lua, lualib, to_luastring, type LuaState } from '../../src/lua/fengari.ts';
 import { DEFAULT_BUDGET, LuaVm } from '../../src/lua/vm.ts';
 import { median, result, type BenchResult } from './lib.ts';
 
@@ -30,7 +30,7 @@ function prepare(L: LuaState, run: (nargs: number, nresults: number) => void): n
   lua.lua_setglobal(L, to_luastring('host_count'));
   const src = to_luastring(CALLOUT);
   if (lauxlib.luaL_loadbufferx(L, src, src.length, to_luastring('=bench'), to_luastring('t')) !== lua.LUA_OK) {
-    throw new Error(lua.lua_tojsstring(L, -1));
+    throw new Error(lua.lua_tojsstring(L, -1) ?? 'load failed');
   }
   run(0, 1);
   return lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
@@ -44,10 +44,11 @@ function pushCtx(L: LuaState): number {
 }
 
 export default async function (): Promise<BenchResult[]> {
-  const raw = lauxlib.luaL_newstate() as LuaState;
+  loadFengari();
+  const raw = lauxlib.luaL_newstate();
   lualib.luaL_openlibs(raw);
   const rawPcall = (nargs: number, nresults: number) => {
-    if (lua.lua_pcall(raw, nargs, nresults, 0) !== lua.LUA_OK) throw new Error(lua.lua_tojsstring(raw, -1));
+    if (lua.lua_pcall(raw, nargs, nresults, 0) !== lua.LUA_OK) throw new Error(lua.lua_tojsstring(raw, -1) ?? 'call failed');
   };
   const rawFn = prepare(raw, rawPcall);
   const rawCtx = pushCtx(raw);

@@ -11,7 +11,7 @@ import { hostCidr, parseAddress } from '../../src/audit/address.ts';
 import { AuditStore } from '../../src/audit/store.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { createLogger } from '../../src/log.ts';
-import { lauxlib, lua, lualib, to_luastring } from '../../src/lua/fengari.ts';
+import { lauxlib, loadFengari, lua, lualib, to_luastring, type LuaState } from '../../src/lua/fengari.ts';
 import { createEngine } from '../../src/policy/engine.ts';
 import { median, result, type BenchResult } from './lib.ts';
 
@@ -85,12 +85,13 @@ async function interleaved(phase: () => Promise<unknown>, raw: () => void): Prom
 
 /** The same Lua function called straight from JS on a bare Fengari state: no sandbox, no hook, no session. */
 function rawFengariCall(store: AuditStore, peer: ReturnType<typeof parseAddress>): () => void {
+  loadFengari();
   const L = lauxlib.luaL_newstate();
   lualib.luaL_openlibs(L);
   const cidr = hostCidr(peer);
   lua.lua_createtable(L, 0, 2);
   lua.lua_createtable(L, 0, 2);
-  lua.lua_pushcfunction(L, (Ls: object) => {
+  lua.lua_pushcfunction(L, (Ls: LuaState) => {
     lua.lua_pushnumber(Ls, store.count('connections', lua.lua_tojsstring(Ls, 1) as string, cidr, 0, 0));
     return 1;
   });

@@ -212,15 +212,16 @@ describe('console over the control socket of a running server', () => {
   });
 
   it('reload rebuilds the generation, keeps the live one on a broken script and reports why', async () => {
-    expect(await srv.run('reload')).toEqual(['OK generation 1 (scripts unchanged)']);
-    writeFileSync(join(dir, 'scripts', 'policy.lua'), `${LUA}\n-- touched\n`);
+    // An explicit reload rebuilds even when the files are unchanged (issue 16: recover a poisoned generation).
     expect(await srv.run('reload')).toEqual(['OK generation 2']);
+    writeFileSync(join(dir, 'scripts', 'policy.lua'), `${LUA}\n-- touched\n`);
+    expect(await srv.run('reload')).toEqual(['OK generation 3']);
     writeFileSync(join(dir, 'scripts', 'policy.lua'), 'local x = = 1\n');
     const out = await srv.run('reload');
     expect(out).toHaveLength(1);
-    expect(out[0]).toMatch(/^Error: reload failed, generation 2 stays live: .*policy/);
+    expect(out[0]).toMatch(/^Error: reload failed, generation 3 stays live: .*policy/);
     const status = await srv.run('status');
-    expect(status).toContain('generation: 2');
+    expect(status).toContain('generation: 3');
     expect(status.find((l) => l.startsWith('last reload error: '))).toMatch(/policy/);
     // The series survived both rebuilds (identical define keeps the data).
     expect(await srv.run('inbound_audit count_cidr 203.0.113.0/24 bad 60,5 0 4')).toEqual(['9']);

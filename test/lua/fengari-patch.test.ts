@@ -1,26 +1,43 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
-import { fengariPatchReport, patchSource, requirePatchedFengari } from '../../src/lua/fengari-patch.ts';
-import { lua, to_luastring } from '../../src/lua/fengari.ts';
-import { makeVm } from './helpers.ts';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { FENGARI_VERSION, FengariUnsupportedError, loadPatchedFengari, patchSource } from '../../src/lua/fengari-patch.ts';
+import { fengariPatchReport, lua, to_luastring } from '../../src/lua/fengari.ts';
+import { makeVm, thrown } from './helpers.ts';
 
 describe('fengari source patches', () => {
   it('all apply to the installed fengari, so an upgrade that breaks one fails here', () => {
     makeVm(); // fengari is loaded by then
     const report = fengariPatchReport();
-    // (The test below adds an "already loaded" entry on purpose; order must not matter.)
-    expect(report.skipped.filter((s) => !s.startsWith('fengari: already loaded'))).toEqual([]);
+    expect(report.version).toBe(FENGARI_VERSION);
+    expect(report.skipped).toEqual([]);
     expect([...report.applied].sort()).toEqual([
-      'lapi.js: field name cache',
       'lapi.js: field names given as JS strings: one Lua string each',
+      'lapi.js: lua_pcallk keeps the count hook after an error caught inside a coroutine',
       'lapi.js: pop stack slots by assignment, not delete',
       'ldebug.js: pop stack slots by assignment, not delete',
       'ldo.js: pop stack slots by assignment, not delete',
+      'llex.js: the lexer counts its tokens as steps',
+      'lobject.js: constant folding and lua_arith widen to float like the VM',
       'lparser.js: pop stack slots by assignment, not delete',
+      'lstring.js: string allocation is metered',
       'lstring.js: string table keys: one latin1 character per byte',
+      'lstrlib.js: pattern matching counts its steps',
+      'ltable.js: table growth is metered',
       'ltm.js: pop stack slots by assignment, not delete',
+      'luaconf.js: configuration fixed in the source, not read from FENGARICONF',
+      'lvm.js: integer arithmetic widens to float instead of wrapping at 32 bits',
       'lvm.js: pop stack slots by assignment, not delete',
     ]);
+  });
+
+  it('pins fengari exactly in package.json', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { dependencies: Record<string, string> };
+    expect(pkg.dependencies['fengari']).toBe(FENGARI_VERSION);
   });
 
   it('keeps string keys whose hex digits run together apart (unpatched fengari maps "\\1#" and "\\18\\3" to one slot)', () => {
@@ -40,22 +57,92 @@ describe('fengari source patches', () => {
     expect(run(code)).toEqual([3, 1, null, 'x!', 42, false, 'boom', 'ababab']);
   });
 
-  it('reports fengari loaded by someone else first as unpatched instead of patching it twice', () => {
-    const req = createRequire(import.meta.url);
-    const before = fengariPatchReport().skipped.length;
-    // fengari is cached by now (makeVm loaded it), as it would be had an embedding program required it first.
+  it('does not alter fengari for other code in the process, nor read or set FENGARICONF', () => {
     makeVm();
-    expect(requirePatchedFengari(req)).toBe(req('fengari'));
-    expect(fengariPatchReport().skipped.slice(before)).toEqual(['fengari: already loaded before moonwatch could patch it']);
+    expect(process.env['FENGARICONF']).toBeUndefined();
+    const req = createRequire(import.meta.url);
+    // Someone else's fengari is the published package: its string keys still use hex digits.
+    const theirs = req('fengari') as { lua: { lua_newstate?: unknown } };
+    const lstring = req('fengari/src/lstring.js') as { luaS_hash(s: Uint8Array): string };
+    expect(lstring.luaS_hash(new Uint8Array([1, 0x23]))).toBe('|123');
+    expect(theirs.lua).not.toBe(lua);
   });
 
-  it('leaves a file whose source does not match exactly as it is, and says why', () => {
+  it('leaves a speed patch whose source does not match out, and says why', () => {
     const source = 'const a = 1;\ndelete L.stack[--L.top];\n';
     const result = patchSource('ldo.js', source);
     expect(result.source).toBe(source);
     expect(result.applied).toEqual([]);
+    expect(result.failed).toEqual([]);
     expect(result.skipped).toEqual(['ldo.js: pop stack slots by assignment, not delete (found 1, expected 5)']);
-    expect(patchSource('lauxlib.js', source)).toEqual({ source, applied: [], skipped: [] });
+    expect(patchSource('lauxlib.js', source)).toEqual({ source, applied: [], skipped: [], failed: [] });
+  });
+});
+
+describe('importing moonwatch', () => {
+  it('loads no Lua runtime and sets no environment variable', () => {
+    // A fresh process: this one has fengari loaded by the tests above.
+    const probe = [
+      "import { createRequire } from 'node:module';",
+      "await import(process.argv[1]);",
+      "const req = createRequire(import.meta.url);",
+      "const loaded = Object.keys(req.cache).filter((k) => k.includes('/fengari/'));",
+      "console.log(JSON.stringify({ loaded: loaded.length, env: process.env.FENGARICONF ?? null }));",
+    ].join('\n');
+    const index = fileURLToPath(new URL('../../src/index.ts', import.meta.url));
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe, index], { encoding: 'utf8', env: { ...process.env, FENGARICONF: '' } });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual({ loaded: 0, env: '' });
+  });
+});
+
+describe('a fengari moonwatch cannot patch', () => {
+  const roots: string[] = [];
+  afterAll(() => {
+    for (const root of roots) rmSync(root, { recursive: true, force: true });
+  });
+
+  /** A copy of the installed fengari under a temp node_modules, with `edit` applied to one file. */
+  function fakeFengari(version: string, file: string, edit: (src: string) => string): NodeJS.Require {
+    const root = mkdtempSync(join(tmpdir(), 'mw-fengari-'));
+    roots.push(root);
+    const real = dirname(createRequire(import.meta.url).resolve('fengari/package.json'));
+    const dest = join(root, 'node_modules', 'fengari');
+    cpSync(real, dest, { recursive: true });
+    // fengari's own dependencies, from the real install.
+    for (const dep of ['tmp', 'sprintf-js', 'readline-sync']) {
+      const pkg = createRequire(join(real, 'package.json')).resolve(`${dep}/package.json`);
+      symlinkSync(dirname(pkg), join(root, 'node_modules', dep), 'dir');
+    }
+    const pkg = JSON.parse(readFileSync(join(dest, 'package.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(dest, 'package.json'), JSON.stringify({ ...pkg, version }));
+    const target = join(dest, 'src', file);
+    writeFileSync(target, edit(readFileSync(target, 'utf8')));
+    return createRequire(join(root, 'index.js'));
+  }
+
+  it('refuses to run when the string-key fix cannot be applied, naming the version found', () => {
+    const req = fakeFengari('0.1.6', 'lstring.js', (src) => src.replace('s += str[i].toString(16);', 's += str[i].toString(16) ;'));
+    const err = thrown(() => loadPatchedFengari(req));
+    expect(err).toBeInstanceOf(FengariUnsupportedError);
+    expect((err as FengariUnsupportedError).code).toBe('MW_ERR_FENGARI_UNSUPPORTED');
+    expect((err as Error).message).toContain('fengari 0.1.6 is not supported');
+    expect((err as Error).message).toContain('lstring.js: string table keys: one latin1 character per byte (found 0, expected 1)');
+    expect((err as Error).message).toContain(`needs fengari ${FENGARI_VERSION}`);
+  });
+
+  it('refuses when the count-hook fix cannot be applied', () => {
+    const req = fakeFengari('0.1.7', 'lapi.js', (src) => src.replace('ci.callstatus &= ~lstate.CIST_OAH | L.allowhook;', 'ci.callstatus = (ci.callstatus & ~lstate.CIST_OAH) | L.allowhook;'));
+    const err = thrown(() => loadPatchedFengari(req)) as FengariUnsupportedError;
+    expect(err.code).toBe('MW_ERR_FENGARI_UNSUPPORTED');
+    expect(err.failed).toEqual(['lapi.js: lua_pcallk keeps the count hook after an error caught inside a coroutine (found 0, expected 1)']);
+  });
+
+  it('runs with a warning-level report when only a speed patch misses', () => {
+    const req = fakeFengari('0.1.5', 'ltm.js', (src) => src.replace('delete L.stack[--L.top];', 'L.stack[--L.top] = undefined;'));
+    const loaded = loadPatchedFengari(req);
+    expect(loaded.report.skipped).toEqual(['ltm.js: pop stack slots by assignment, not delete (found 0, expected 1)']);
+    expect(loaded.report.applied).toContain('lapi.js: lua_pcallk keeps the count hook after an error caught inside a coroutine');
   });
 });
 

@@ -25,7 +25,7 @@ function reachable(L: LuaState): Set<string> {
     lua.lua_pushnil(L);
     while (lua.lua_next(L, idx) !== 0) {
       const key =
-        lua.lua_type(L, -2) === lua.LUA_TSTRING ? lua.lua_tojsstring(L, -2) : `[${to_jsstring(lua.lua_typename(L, lua.lua_type(L, -2)))}]`;
+        lua.lua_type(L, -2) === lua.LUA_TSTRING ? lua.lua_tojsstring(L, -2)! : `[${to_jsstring(lua.lua_typename(L, lua.lua_type(L, -2)))}]`;
       const p = path === '' ? key : `${path}.${key}`;
       paths.add(p);
       if (lua.lua_istable(L, -1)) walk(p);

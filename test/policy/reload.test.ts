@@ -59,10 +59,29 @@ describe('script generations and reload', () => {
     expect((await runSession(t, '192.0.2.1')).verdicts['connect']).toMatchObject({ code: 550 });
   });
 
-  it('skips a rebuild when the content is unchanged', async () => {
+  it('skips a rebuild when the content is unchanged and the reload came from the file watcher', async () => {
     const t = await testEngine({ scripts: { 'gate.lua': policy(550) } });
     t.write('gate.lua', policy(550));
-    expect(await t.engine.reload('test')).toEqual({ ok: true, generation: 1, unchanged: true });
+    expect(await t.engine.reload('file change: gate.lua', { ifChanged: true })).toEqual({ ok: true, generation: 1, unchanged: true });
+  });
+
+  it('rebuilds a fresh generation on an explicit reload even when the content is unchanged', async () => {
+    const t = await testEngine({
+      scripts: {
+        'gate.lua': `local m = {}
+function m:validate_connect(ac, vctx)
+  hits = (hits or 0) + 1
+  vctx:set_code(550, "5.7.1 hit " .. hits)
+  return msys.core.VALIDATE_DONE
+end
+msys.registerModule("gate", m)`,
+      },
+    });
+    await runSession(t, '192.0.2.1');
+    expect((await runSession(t, '192.0.2.1')).verdicts['connect']).toMatchObject({ text: 'hit 2' });
+    expect(await t.engine.reload('console')).toEqual({ ok: true, generation: 2, unchanged: false });
+    // Module globals start over: the new generation ran the same scripts from scratch.
+    expect((await runSession(t, '192.0.2.1')).verdicts['connect']).toMatchObject({ text: 'hit 1' });
   });
 
   it('pins sessions to the generation live at connect and releases the old one after its last session', async () => {

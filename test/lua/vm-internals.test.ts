@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { lua } from '../../src/lua/fengari.ts';
+import { checkInternalsShape, currentFrame, restoreThread, saveThread } from '../../src/lua/vm-internals.ts';
+import { makeVm } from './helpers.ts';
+
+describe("fengari's private fields moonwatch depends on (src/lua/vm-internals.ts)", () => {
+  it('have the shape vm-internals.ts expects on the installed fengari', () => {
+    const { vm } = makeVm();
+    expect(() => checkInternalsShape(vm.L)).not.toThrow();
+    // A coroutine has the same per-thread fields.
+    const co = lua.lua_newthread(vm.L);
+    const snapshot = saveThread(co);
+    expect(Object.keys(snapshot).sort()).toEqual(['allowhook', 'ci', 'errfunc', 'errorJmp', 'nCcalls', 'nny']);
+    expect(typeof snapshot.nCcalls).toBe('number');
+    lua.lua_pop(vm.L, 1);
+  });
+
+  it('fails, naming the field, when the internals change shape', () => {
+    const { vm } = makeVm();
+    const fake = { ...(vm.L as unknown as Record<string, unknown>) };
+    delete fake['nCcalls'];
+    expect(() => checkInternalsShape(fake as never)).toThrow(/lua_State has no 'nCcalls'/);
+    const other = { ...(vm.L as unknown as Record<string, unknown>), l_G: { mainthread: null } };
+    expect(() => checkInternalsShape(other as never)).toThrow(/l_G/);
+  });
+
+  it('restores a thread to a saved frame', () => {
+    const { vm, run } = makeVm();
+    const saved = saveThread(vm.L);
+    run('return 1');
+    restoreThread(vm.L, saved);
+    expect(currentFrame(vm.L)).toBe(saved.ci);
+    expect(run('return 2')).toEqual([2]);
+  });
+
+  it('hangs the containment meter where the patched library files find it', () => {
+    const { vm } = makeVm();
+    const g = (vm.L as unknown as { l_G: { mwMeter?: { onSteps: unknown; onBytes: unknown } } }).l_G;
+    expect(typeof g.mwMeter?.onSteps).toBe('function');
+    expect(typeof g.mwMeter?.onBytes).toBe('function');
+  });
+});
