@@ -42,7 +42,7 @@ function walk(L: LuaState, prefix: string, out: Set<string>, depth: number): voi
   lua.lua_pushnil(L);
   while (lua.lua_next(L, -2) !== 0) {
     if (lua.lua_type(L, -2) === lua.LUA_TSTRING) {
-      const key = to_jsstring(lua.lua_tostring(L, -2));
+      const key = to_jsstring(lua.lua_tostring(L, -2)!);
       const name = `${prefix}.${key}`;
       out.add(name);
       if (lua.lua_type(L, -1) === lua.LUA_TTABLE) walk(L, name, out, depth + 1);
