@@ -119,7 +119,7 @@ export class PolicyConnection extends DialogueConnection {
           peer: this.sessionPeer,
           reason,
           messages: this.messages,
-          ...(this.lastQueueId === '' ? {} : { queueId: this.lastQueueId }),
+          ...(this.lastQueueId === '' ? {} : { queue_id: this.lastQueueId }),
           duration_ms: Math.round(this.ctx.monotonicMs() - this.openedAt),
         },
         'connection closed',

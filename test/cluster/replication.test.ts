@@ -54,18 +54,18 @@ describe('replication through one Redis (in-process members)', () => {
     const block = cidr('172.16.0.0/16');
     redis.pause();
     try {
-      await until(() => !a.node.status().redis.up, 10_000, 'a notices the hung Redis');
+      await until(() => !a.node.status().redis.up, 30_000, 'a notices the hung Redis');
       const t0 = performance.now();
       for (let i = 0; i < 40; i++) a.store.record('receptions', ip(`172.16.0.${i}`));
       expect(a.store.count('receptions', '300,6', block, 0, 0, 'cluster')).toBe(40);
       expect(performance.now() - t0).toBeLessThan(1000);
       expect(b.store.count('receptions', '300,6', block, 0, 0, 'cluster')).toBe(0);
-      await until(() => a.node.status().buffered > 0, 10_000, 'buffered');
+      await until(() => a.node.status().buffered > 0, 30_000, 'buffered');
     } finally {
       redis.resume();
     }
-    await until(() => b.store.count('receptions', '300,6', block, 0, 0, 'cluster') === 40, 20_000, 'catch-up');
-    await until(() => a.node.status().buffered === 0, 10_000, 'drained');
+    await until(() => b.store.count('receptions', '300,6', block, 0, 0, 'cluster') === 40, 60_000, 'catch-up');
+    await until(() => a.node.status().buffered === 0, 30_000, 'drained');
     expect(b.store.count('receptions', '300,6', block, 0, 0, 'cluster')).toBe(40);
     expect(a.records.filter((r) => /Redis unreachable/.test(r.msg)).length).toBe(1);
   });

@@ -38,7 +38,8 @@ describe('Engine.reconfigure', () => {
     // The broken file gone and the same options again: a plain reload, and the error is cleared.
     unlinkSync(join(t.dir, 'broken.lua'));
     const same = await t.engine.reconfigure({ ...opts, failureMode: { action: 'reject', code: 554, enhanced: '5.3.0', text: 'broken' } }, 'test');
-    expect(same).toMatchObject({ ok: true, generation: 2, unchanged: true });
+    // An explicit reload always builds afresh (issue 16), even with nothing changed.
+    expect(same).toMatchObject({ ok: true, unchanged: false });
     expect(t.engine.status().lastReloadError).toBeUndefined();
 
     const other = await t.engine.reconfigure({ ...opts, scripts: { ...opts.scripts, modules: ['other'] } }, 'test');
