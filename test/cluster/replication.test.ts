@@ -68,5 +68,5 @@ describe('replication through one Redis (in-process members)', () => {
     await until(() => a.node.status().buffered === 0, 30_000, 'drained');
     expect(b.store.count('receptions', '300,6', block, 0, 0, 'cluster')).toBe(40);
     expect(a.records.filter((r) => /Redis unreachable/.test(r.msg)).length).toBe(1);
-  });
+  }, 120_000);
 });
