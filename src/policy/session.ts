@@ -230,9 +230,12 @@ export class Session implements PolicySession {
     }
     if (isRejection(verdict)) this.env.store.record('rejections', this.state.peer);
     this.env.observer?.phase(spec.name, verdict, module, monotonicMs() - started);
-    // Building the line costs as much as a small script; skip it when info is off.
-    if (this.env.logger.isLevelEnabled('info')) {
-      this.log.info(
+    // At info only decisions are logged (Postfix logs its rejects, not every
+    // accepted command); every phase at debug. Building the line costs as much
+    // as a small script, so it is skipped when its level is off.
+    const level = isDecision(verdict) ? 'info' : 'debug';
+    if (this.env.logger.isLevelEnabled(level)) {
+      this.log[level](
         {
           phase: spec.name,
           verdict: verdict.action,
