@@ -3,6 +3,7 @@ import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { Budget } from '../lua/vm.ts';
 import type { SourceReader } from '../lua/sources.ts';
+import type { CompatServices } from '../msys/compat-services.ts';
 
 /** What a script fault (runtime error, budget) turns into. Default: tempfail 451 4.3.0. */
 export interface FailureMode {
@@ -44,4 +45,6 @@ export interface EngineOptions {
   readonly hostname?: string;
   /** Where script sources are read from; defaults to the files under scripts.dir. */
   readonly sources?: SourceReader;
+  /** DNS, sleep, phase time limit and inject sink for the Momentum compatibility packages (docs/compat.md). */
+  readonly compat?: CompatServices;
 }

@@ -136,6 +136,8 @@ export class Engine implements PolicyEngine {
       budget: o.budget,
       ...(o.scripts.allowIo === undefined ? {} : { allowIo: o.scripts.allowIo }),
       ...(o.scripts.compatConnectionAlias === undefined ? {} : { compatConnectionAlias: o.scripts.compatConnectionAlias }),
+      ...(o.compat === undefined ? {} : { compat: o.compat }),
+      baseDir: o.scripts.dir,
       warnOnce: (key, message) => {
         if (this.warned.has(key)) return;
         this.warned.add(key);

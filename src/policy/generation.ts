@@ -12,6 +12,11 @@ import { SessionObjects } from '../msys/session-objects.ts';
 import type { SessionState } from '../msys/session-state.ts';
 import type { MsysTypes } from '../msys/types.ts';
 import { isUsableMethod, PHASES, type PhaseSpec } from './phases.ts';
+import type { CompatHost } from '../msys/compat-host.ts';
+import { compatServicesOrDefault, type CompatServices } from '../msys/compat-services.ts';
+import { installCompatPackages } from '../msys/install-compat.ts';
+import { checkBuiltins, logUnrunHooks, PhaseRunner } from './phase-runner.ts';
+import type { RunningCallout } from '../msys/compat-host.ts';
 
 export interface GenerationOptions {
   readonly id: number;
@@ -27,6 +32,10 @@ export interface GenerationOptions {
   readonly allowIo?: boolean;
   readonly compatConnectionAlias?: boolean;
   readonly warnOnce: (key: string, message: string) => void;
+  /** DNS, sleep, phase time limit and inject sink of the compatibility packages (default: real ones). */
+  readonly compat?: CompatServices;
+  /** The scripts directory (relative msys.cidr sources resolve against it). */
+  readonly baseDir?: string;
 }
 
 /** A registered module with the callouts it defines, as function refs. */
@@ -74,6 +83,8 @@ export class Generation {
   /** registerModule calls made while the scripts load; afterwards registering is refused. */
   private readonly registrations: Registration[] = [];
   private loading = true;
+  private readonly compat: CompatHost;
+  private readonly runner: PhaseRunner;
 
   /** Builds and initialises a generation; throws ScriptFault (kind 'load') on any failure. */
   static build(opts: GenerationOptions): Generation {
@@ -117,11 +128,19 @@ export class Generation {
       compatConnectionAlias: opts.compatConnectionAlias ?? false,
     };
     this.types = installMsys(this.vm, this.host);
+    this.compat = installCompatPackages(this.vm, this.host, this.types, {
+      services: compatServicesOrDefault(opts.compat, opts.clock),
+      baseDir: opts.baseDir ?? '.',
+      logger: opts.logger,
+    });
+    this.runner = new PhaseRunner(this.vm, this.compat, opts.budget);
   }
 
   private load(opts: GenerationOptions): void {
     const L = this.vm.L;
     const byName = new Map<string, number>();
+    // Every missing Momentum built-in of every script at once, before the first require stops at one.
+    checkBuiltins(opts.sources, opts.modules);
     for (const script of opts.modules) {
       const before = this.registrations.length;
       try {
@@ -163,6 +182,7 @@ export class Generation {
       this.phaseModules.set(phase.callout, idx);
     }
     this.loading = false;
+    logUnrunHooks(opts.logger, this.id, this.modules);
     this.runLifecycle('init', true);
   }
 
@@ -249,6 +269,64 @@ export class Generation {
     }
   }
 
+  /**
+   * runPhase for phases that may wait: each callout runs on a Lua thread and
+   * can suspend on an asynchronous host call (msys.dnsLookup, msys.sleep,
+   * msys.runInPool, msg:inject) while other sessions run. Instructions are
+   * budgeted per callout as in runPhase; Lua running time is budgeted over
+   * the phase; the phase as a whole, waits included, ends at phaseTimeoutMs
+   * (a wait past it answers nil, "TIMEOUT").
+   */
+  async runPhaseAsync(session: LuaSession, phase: PhaseSpec, str?: string): Promise<CalloutResult> {
+    const order = this.phaseModules.get(phase.callout) ?? [];
+    if (order.length === 0) return CONT;
+    const running: RunningCallout = { objects: session.objects, phase: phase.name, deferred: [] };
+    const bindFor = (r: RunningCallout) => () => {
+      this.host.session = session.objects.state;
+      this.printLog = session.log;
+      this.compat.current = r;
+    };
+    const unbind = () => {
+      this.host.session = null;
+      this.printLog = this.generationLog;
+      this.compat.current = null;
+    };
+    const deadline = monotonicMs() + this.compat.services.phaseTimeoutMs;
+    const spent = { instructions: 0, luaMs: 0 };
+    try {
+      for (const i of order) {
+        const m = this.modules[i]!;
+        if (phase.name === 'dealloc' && !session.ran[i]) continue;
+        session.ran[i] = true;
+        spent.instructions = 0; // instructions per callout, as runPhase does
+        let value: number | undefined;
+        try {
+          value = await this.runner.call(
+            (co) => {
+              lua.lua_rawgeti(co, lua.LUA_REGISTRYINDEX, m.callouts.get(phase.callout)!);
+              // Callouts without a vctx (validate_set_binding) get the module table as self (spec §2.4).
+              if (phase.selfIsModule) lua.lua_rawgeti(co, lua.LUA_REGISTRYINDEX, m.tableRef);
+              else this.pushSelf(co, session, i);
+              for (const arg of phase.args) this.pushArg(co, session, arg, str);
+              return phase.args.length + 1;
+            },
+            { deadline, spent, bind: bindFor(running), unbind },
+          );
+        } catch (err) {
+          if (err instanceof ScriptFault) return { kind: 'fault', fault: err, module: m.name };
+          throw err;
+        }
+        if (value === undefined && phase.name !== 'dealloc') {
+          session.log().warn({ module: m.name, script: m.script, phase: phase.name }, `${phase.callout} error: (null)`);
+        }
+        if (value === 1) return DONE;
+      }
+      return CONT;
+    } finally {
+      if (running.deferred.length > 0) this.runner.startDeferred(running, bindFor, unbind, session.log);
+    }
+  }
+
   private remaining(started: number): Budget {
     const wallMs = Math.max(1, this.opts.budget.wallMs - (monotonicMs() - started));
     return { instructions: this.opts.budget.instructions, wallMs };
@@ -296,6 +374,16 @@ export class Generation {
       case 'str':
         this.types.ecString.push(L, { text: str ?? '' });
         return;
+      case 'rcpts': {
+        // validate_rcptto_list(_final)'s list node: the recipients as a Lua array (its C type is undocumented).
+        const rcpts = session.objects.state.message?.recipients ?? [];
+        lua.lua_createtable(L, rcpts.length, 0);
+        rcpts.forEach((r, k) => {
+          lua.lua_pushliteral(L, r);
+          lua.lua_rawseti(L, -2, k + 1);
+        });
+        return;
+      }
     }
   }
 }

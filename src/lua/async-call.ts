@@ -1,0 +1,141 @@
+import { monotonicMs } from '../clock.ts';
+import { errorMessage } from '../errors.ts';
+import { ScriptFault } from './errors.ts';
+import { lauxlib, lua, type LuaState } from './fengari.ts';
+import type { Budget, LuaVm } from './vm.ts';
+
+/**
+ * Asynchronous host calls (msys.dnsLookup, msys.sleep, msys.runInPool).
+ *
+ * A phase callout runs in its own Lua thread. A host function that has to
+ * wait starts the work, files its promise here and yields (SUSPEND, id) out of
+ * the thread; the driver (drive()) sees the sentinel, awaits the promise while
+ * the event loop serves other sessions, pushes the answer onto the thread and
+ * resumes it, so to the script the host function simply returned. Lua's own
+ * coroutines are wrapped (lua/async.lua) so a wait inside one is passed up.
+ */
+
+/** Pushes a host call's results onto the resumed thread; returns how many. */
+export type Answer = (L: LuaState) => number;
+
+/** A host call gave up: the script sees `nil, code` (e.g. "TIMEOUT", "SERVFAIL"). */
+export function failure(code: string): Answer {
+  return (L) => {
+    lua.lua_pushnil(L);
+    lua.lua_pushliteral(L, code);
+    return 2;
+  };
+}
+
+export const TIMEOUT: Answer = failure('TIMEOUT');
+
+export class AsyncCalls {
+  private readonly pending = new Map<number, Promise<Answer>>();
+  private nextId = 1;
+  private readonly sentinelRef: number;
+
+  constructor(L: LuaState) {
+    lua.lua_createtable(L, 0, 0);
+    this.sentinelRef = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX) as number;
+  }
+
+  /** The value a suspending host call yields (also given to lua/async.lua). */
+  pushSentinel(L: LuaState): void {
+    lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, this.sentinelRef);
+  }
+
+  /** Whether the running thread can suspend (inside a phase, not in init or a module's top level). */
+  canSuspend(L: LuaState): boolean {
+    return lua.lua_isyieldable(L) as boolean;
+  }
+
+  /**
+   * From inside a host function: start `work`, suspend the calling thread
+   * until it settles. Must be the host function's `return`. A work that
+   * throws or rejects answers `nil, <message>`.
+   */
+  suspend(L: LuaState, work: () => Promise<Answer>): number {
+    let p: Promise<Answer>;
+    try {
+      p = work();
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    const id = this.nextId++;
+    this.pending.set(id, p.catch((err: unknown) => failure(errorMessage(err))));
+    this.pushSentinel(L);
+    lua.lua_pushnumber(L, id);
+    return lua.lua_yield(L, 2) as number;
+  }
+
+  /** The request a thread yielded, or undefined if it yielded something else. */
+  take(co: LuaState, nresults: number): Promise<Answer> | undefined {
+    if (nresults !== 2) return undefined;
+    this.pushSentinel(co);
+    const isSentinel = lua.lua_rawequal(co, -1, -3) as boolean;
+    lua.lua_pop(co, 1);
+    if (!isSentinel) return undefined;
+    const id = lua.lua_tonumber(co, -1) as number;
+    const p = this.pending.get(id);
+    this.pending.delete(id);
+    return p;
+  }
+}
+
+export interface DriveOptions {
+  /** Instructions and Lua running time for the whole phase, spent over all resumes. */
+  readonly budget: Budget;
+  /** Monotonic ms by which the phase must be over, waits included; a wait past it answers nil, "TIMEOUT". */
+  readonly deadline: number;
+  /** Called around every resume: binds the host to the session this thread serves. */
+  readonly bind: () => void;
+  readonly unbind: () => void;
+}
+
+export interface Spent {
+  instructions: number;
+  luaMs: number;
+}
+
+/**
+ * Runs the function and `nargs` arguments on `co`'s stack to the end,
+ * awaiting every host call it suspends on. Resolves with the number of
+ * results left on co's stack; rejects with a ScriptFault (the thread is then
+ * dead and must not be reused).
+ */
+export async function drive(vm: LuaVm, calls: AsyncCalls, co: LuaState, nargs: number, opts: DriveOptions, spent: Spent): Promise<number> {
+  for (;;) {
+    const budget: Budget = {
+      instructions: Math.max(1, opts.budget.instructions - spent.instructions),
+      wallMs: Math.max(1, opts.budget.wallMs - spent.luaMs),
+    };
+    const t0 = monotonicMs();
+    opts.bind();
+    let result;
+    try {
+      result = vm.resume(co, nargs, budget);
+    } finally {
+      opts.unbind();
+      spent.luaMs += monotonicMs() - t0;
+      spent.instructions += budget.instructions - Math.max(0, vm.instructionsLeft);
+    }
+    if (result.status === 'ok') return result.nresults;
+    const request = calls.take(co, result.nresults);
+    lua.lua_settop(co, 0);
+    if (request === undefined) {
+      throw new ScriptFault('runtime', 'attempt to yield from outside a coroutine (a callout may not call coroutine.yield itself)');
+    }
+    const answer = await withDeadline(request, opts.deadline - monotonicMs());
+    nargs = answer(co);
+  }
+}
+
+/** The answer, or TIMEOUT if the phase's wall-clock limit passes first. */
+function withDeadline(request: Promise<Answer>, ms: number): Promise<Answer> {
+  if (ms <= 0) return Promise.resolve(TIMEOUT);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<Answer>((resolve) => {
+    timer = setTimeout(() => resolve(TIMEOUT), ms);
+  });
+  return Promise.race([request, timeout]).finally(() => clearTimeout(timer));
+}
