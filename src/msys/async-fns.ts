@@ -10,9 +10,9 @@ import type { HostFn } from './userdata.ts';
 const MAX_SLEEP_SECONDS = 3600;
 const POOLS = new Set(['IO', 'CPU']);
 
-function requireSuspendable(host: CompatHost, L: LuaState, fn: string): void {
+function requireSuspendable(host: CompatHost, L: LuaState): void {
   if (!host.calls.canSuspend(L)) {
-    throw new LuaContextError(`${fn} waits, and can only be called inside a phase callout (not in init, deinit, validate_dealloc or while a module loads)`);
+    throw new LuaContextError('this call waits, and can only be called inside a phase callout (not in init, deinit, validate_dealloc or while a module loads)');
   }
 }
 
@@ -31,7 +31,7 @@ export function dnsLookupFunction(host: CompatHost): HostFn {
       priority = optBooleanField(L, 3, 'priority') ?? false;
       server = optStringField(L, 3, 'server', 256);
     }
-    requireSuspendable(host, L, 'msys.dnsLookup');
+    requireSuspendable(host, L);
     const type = typeText as DnsType;
     return host.calls.suspend(L, async () => dnsAnswer(await host.services.dns.lookup({ name, type, ...(server === undefined ? {} : { server }) }), type, priority));
   };
@@ -68,7 +68,7 @@ export function sleepFunction(host: CompatHost): HostFn {
   return (L) => {
     const seconds = checkNumber(L, 1, 'seconds');
     if (seconds < 0 || seconds > MAX_SLEEP_SECONDS) throw new LuaArgumentError(`argument 1 (seconds) must be between 0 and ${MAX_SLEEP_SECONDS}, got ${seconds}`);
-    requireSuspendable(host, L, 'msys.sleep');
+    requireSuspendable(host, L);
     return host.calls.suspend(L, async () => {
       await host.services.sleep(seconds * 1000);
       return (Ls) => {
@@ -91,7 +91,7 @@ export function poolHelpers(host: CompatHost): Record<string, HostFn> {
     },
     // Suspends until the event loop has served what was waiting: the "pool" is the event loop.
     yield_now: (L) => {
-      requireSuspendable(host, L, 'msys.runInPool');
+      requireSuspendable(host, L);
       return host.calls.suspend(L, () => new Promise<Answer>((resolve) => setImmediate(() => resolve(() => 0))));
     },
     defer: (L) => {

@@ -72,39 +72,39 @@ function pushStringArray(L: LuaState, items: readonly string[]): void {
 
 /** vctx:recipient_list, vctx:add_recipient, vctx:remove_recipient (spec §4). */
 export function vctxCompatMethods(host: CompatHost, types: () => MsysTypes): Record<string, HostFn> {
-  const messageFor = (L: LuaState, fn: string, allowed: Set<string> | undefined): MessageState => {
+  const messageFor = (L: LuaState, allowed: Set<string> | undefined): MessageState => {
     const objects = types().vctx.check(L, 1);
     const message = objects.state.message;
-    if (message === null) throw new LuaContextError(`${fn}: there is no transaction (before MAIL FROM)`);
+    if (message === null) throw new LuaContextError('there is no transaction (before MAIL FROM)');
     const phase = host.current?.phase;
     if (allowed !== undefined) {
-      if (message.recipientsFinal) throw new LuaContextError(`${fn}: the recipient list is final (after validate_rcptto_list_final)`);
-      if (phase === undefined || !allowed.has(phase)) throw new LuaContextError(`${fn} is not allowed in the ${phase ?? 'current'} phase`);
+      if (message.recipientsFinal) throw new LuaContextError('the recipient list is final (after validate_rcptto_list_final)');
+      if (phase === undefined || !allowed.has(phase)) throw new LuaContextError(`not allowed in the ${phase ?? 'current'} phase`);
     }
     return message;
   };
   return {
     recipient_list: (L) => {
       if (isNoneOrNil(L, 2)) {
-        const message = messageFor(L, 'vctx:recipient_list', undefined);
+        const message = messageFor(L, undefined);
         pushStringArray(L, message.recipients);
         return 1;
       }
-      if (host.current?.phase === 'rcptto') throw new LuaContextError('vctx:recipient_list cannot replace the list in validate_rcptto');
-      const message = messageFor(L, 'vctx:recipient_list', ADD_PHASES);
+      if (host.current?.phase === 'rcptto') throw new LuaContextError('cannot replace the list in validate_rcptto');
+      const message = messageFor(L, ADD_PHASES);
       const list = addressList(L, 2, 'addresses');
       message.recipients.splice(0, message.recipients.length, ...list);
       return 0;
     },
     add_recipient: (L) => {
-      const message = messageFor(L, 'vctx:add_recipient', ADD_PHASES);
+      const message = messageFor(L, ADD_PHASES);
       const list = addressList(L, 2, 'address');
       if (message.recipients.length + list.length > MAX_RECIPIENTS) throw new LuaArgumentError(`a message may have at most ${MAX_RECIPIENTS} recipients`);
       message.recipients.push(...list);
       return 0;
     },
     remove_recipient: (L) => {
-      const message = messageFor(L, 'vctx:remove_recipient', REMOVE_PHASES);
+      const message = messageFor(L, REMOVE_PHASES);
       for (const a of addressList(L, 2, 'address')) {
         const i = message.recipients.indexOf(a);
         if (i >= 0) message.recipients.splice(i, 1);
@@ -186,9 +186,9 @@ export function msgCompatMethods(host: CompatHost, types: () => MsysTypes): Reco
       const { message } = msg(L);
       if (!isNoneOrNil(L, 2)) message.mailFrom = bare(checkString(L, 2, 'mailfrom', MAX_ADDRESS));
       if (!isNoneOrNil(L, 3)) message.recipients.splice(0, message.recipients.length, ...addressList(L, 3, 'recipients'));
-      if (message.raw === undefined) throw new LuaContextError('msg:inject: the message has no content (call msg:build first)');
-      if (message.recipients.length === 0) throw new LuaContextError('msg:inject: the message has no recipients');
-      if (!host.calls.canSuspend(L)) throw new LuaContextError('msg:inject waits, and can only be called inside a phase callout');
+      if (message.raw === undefined) throw new LuaContextError('the message has no content (call msg:build first)');
+      if (message.recipients.length === 0) throw new LuaContextError('the message has no recipients');
+      if (!host.calls.canSuspend(L)) throw new LuaContextError('this call waits, and can only be called inside a phase callout');
       const sink = host.services.inject;
       const out = { mailFrom: message.mailFrom, recipients: [...message.recipients], raw: message.raw };
       return host.calls.suspend(L, async () => {
@@ -208,7 +208,7 @@ export function ecMessageNew(host: CompatHost, types: () => MsysTypes): HostFn {
   let n = 0;
   return (L) => {
     const current = host.current;
-    if (current === null) throw new LuaContextError('msys.core.ec_message_new needs a session (call it from a phase callout)');
+    if (current === null) throw new LuaContextError('needs a session (call it from a phase callout)');
     const message: MessageState = { id: `${current.objects.state.id}.new${++n}`, mailFrom: '', recipients: [] };
     types().msg.push(L, { session: current.objects, message });
     return 1;
