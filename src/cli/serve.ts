@@ -116,13 +116,20 @@ async function start(config: MoonwatchConfig, logger: Logger, strict: boolean): 
     persistence.onDefined(name);
     journal.onDefined(name);
   });
-  const engine = await createEngine(engineOptionsFrom(config, { clock, logger, store }));
+  // msg:inject hands messages to the sink, which opens after the engine.
+  const injectVia: { sink?: Sink } = {};
+  const inject = async (m: { mailFrom: string; recipients: readonly string[]; raw: Buffer }): Promise<void> => {
+    if (injectVia.sink === undefined) throw new Error('the sink is not open yet');
+    await injectVia.sink.deliver({ sessionId: 'inject', mailFrom: m.mailFrom, recipients: [...m.recipients], raw: m.raw });
+  };
+  const engine = await createEngine(engineOptionsFrom(config, { clock, logger, store, inject }));
   let sink: Sink | undefined;
   let control: ControlServer | undefined;
   try {
     persistence.finishStartup();
     if (config.scripts.hotReload) await engine.watch();
     sink = await createSink(config.sink, { clock, logger, hostname: config.hostname });
+    injectVia.sink = sink;
     if (config.control !== undefined) {
       control = await ControlServer.start({
         ...(config.control.socket === undefined ? {} : { socketPath: config.control.socket }),

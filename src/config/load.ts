@@ -3,6 +3,7 @@
  * file, the line and the setting; nothing is half-applied because nothing is
  * applied at all until the whole file has been read.
  */
+import { readCompat } from './compat.ts';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -43,6 +44,7 @@ const TOP_KEYS = [
   'log',
   'control',
   'tls',
+  'compat',
 ] as const;
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -82,6 +84,7 @@ export function parseConfig(text: string, file: string): MoonwatchConfig {
     log: readLog(root.get('log')),
     ...readControl(root.get('control'), baseDir),
     ...readTls(root.get('tls'), baseDir),
+    ...readCompat(root.get('compat')),
   };
 }
 

@@ -3,6 +3,8 @@
  * the file; docs/config.md documents every setting) and the two adapters that
  * turn it into the options of the objects the serve command builds.
  */
+import { compatServicesFrom, type CompatConfig } from './compat.ts';
+import type { InjectedMessage } from '../msys/compat-services.ts';
 import { DEFAULT_MAX_TRACKED, type AuditStore, type AuditStoreOptions } from '../audit/store.ts';
 import { DEFAULT_BUDGET, type Budget } from '../lua/budget.ts';
 import type { Clock } from '../clock.ts';
@@ -103,6 +105,8 @@ export interface MoonwatchConfig {
   readonly control?: ControlConfig;
   /** Absent: STARTTLS is not offered. */
   readonly tls?: TlsConfig;
+  /** DNS and phase time limit of the Momentum compatibility packages; absent: system resolver, defaults. */
+  readonly compat?: CompatConfig;
 }
 
 export const DEFAULT_LIMITS: LimitsConfig = Object.freeze({
@@ -134,7 +138,7 @@ export const DEFAULT_BUDGETS: Budget = DEFAULT_BUDGET;
 
 export function engineOptionsFrom(
   cfg: MoonwatchConfig,
-  deps: { clock: Clock; logger: Logger; store: AuditStore },
+  deps: { clock: Clock; logger: Logger; store: AuditStore; inject?: (m: InjectedMessage) => Promise<void> },
 ): EngineOptions {
   return {
     clock: deps.clock,
@@ -151,6 +155,7 @@ export function engineOptionsFrom(
     failureMode: cfg.failureMode,
     receptionUnit: cfg.inboundAudit.receptionUnit,
     hostname: cfg.hostname,
+    compat: compatServicesFrom(cfg.compat, deps.clock, deps.inject),
   };
 }
 

@@ -3,6 +3,7 @@
  * Every node keeps the position it was written at, so a failing step can point
  * at its own line.
  */
+import type { DnsAnswer } from '../msys/compat-services.ts';
 import type { SourcePos } from './errors.ts';
 
 export type MetricName = 'connections' | 'receptions' | 'rejections';
@@ -188,6 +189,8 @@ export interface PolicySpec {
   readonly hostname?: string;
   readonly receptionUnit?: 'recipient' | 'message';
   readonly budget?: { readonly instructions: number; readonly wallMs: number };
+  /** What msys.dnsLookup answers ("name TYPE" → records or a failure code). */
+  readonly dns?: Record<string, DnsAnswer>;
 }
 
 export interface Fixture {

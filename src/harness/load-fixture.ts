@@ -3,6 +3,7 @@
  * unknown steps and keys, bad addresses, durations, times) is caught here,
  * before any policy runs, with the file:line:col of the offending node.
  */
+import { readFixtureDns } from './fixture-dns.ts';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { errorMessage } from '../errors.ts';
@@ -62,7 +63,7 @@ function readFixture(root: YNode, file: string, baseDir: string): Fixture {
 }
 
 function readPolicy(node: YNode, baseDir: string): PolicySpec {
-  const m = node.map('policy', ['config', 'scripts', 'modules', 'monitors', 'hostname', 'reception_unit', 'budget']);
+  const m = node.map('policy', ['config', 'scripts', 'modules', 'monitors', 'hostname', 'reception_unit', 'budget', 'dns']);
   const config = m.get('config')?.string('policy.config');
   const scripts = m.get('scripts')?.string('policy.scripts');
   if (config === undefined && scripts === undefined) node.fail('policy needs either "config" (a moonwatch config file) or "scripts" (a scripts directory) with "modules"');
@@ -92,6 +93,7 @@ function readPolicy(node: YNode, baseDir: string): PolicySpec {
     ...(hostname === undefined ? {} : { hostname }),
     ...(receptionUnit === undefined ? {} : { receptionUnit }),
     ...(budget === undefined ? {} : { budget }),
+    ...(m.get('dns') === undefined ? {} : { dns: readFixtureDns(m.get('dns')!) }),
   };
 }
 
