@@ -33,6 +33,7 @@ export class AsyncCalls {
   private readonly pending = new Map<number, Promise<Answer>>();
   private nextId = 1;
   private readonly sentinelRef: number;
+  private readonly watchdog = new Watchdog();
 
   constructor(L: LuaState) {
     lua.lua_createtable(L, 0, 0);
@@ -62,7 +63,7 @@ export class AsyncCalls {
       p = Promise.reject(err);
     }
     const id = this.nextId++;
-    this.pending.set(id, p.catch((err: unknown) => failure(errorMessage(err))));
+    this.pending.set(id, p);
     this.pushSentinel(L);
     lua.lua_pushnumber(L, id);
     return lua.lua_yield(L, 2) as number;
@@ -79,6 +80,69 @@ export class AsyncCalls {
     const p = this.pending.get(id);
     this.pending.delete(id);
     return p;
+  }
+
+  /** The answer, a failure if the work rejected, or TIMEOUT if `deadline` (monotonic ms) passes first. */
+  settle(request: Promise<Answer>, deadline: number): Promise<Answer> {
+    if (deadline <= monotonicMs()) return Promise.resolve(TIMEOUT);
+    return new Promise<Answer>((resolve) => {
+      const wait: Wait = { deadline, resolve, done: false };
+      const finish = (a: Answer) => {
+        if (wait.done) return;
+        wait.done = true;
+        this.watchdog.remove(wait);
+        resolve(a);
+      };
+      wait.resolve = finish;
+      this.watchdog.add(wait);
+      request.then(finish, (err: unknown) => finish(failure(errorMessage(err))));
+    });
+  }
+}
+
+interface Wait {
+  readonly deadline: number;
+  resolve: (a: Answer) => void;
+  done: boolean;
+}
+
+/**
+ * Times out waits past their phase deadline with one timer for all of them
+ * (armed for the earliest deadline), instead of a timer per wait: a wait
+ * answered at once then costs no timer at all.
+ */
+class Watchdog {
+  private readonly waits = new Set<Wait>();
+  private timer: NodeJS.Timeout | undefined;
+  private armedFor = Infinity;
+
+  add(w: Wait): void {
+    this.waits.add(w);
+    if (w.deadline < this.armedFor) this.arm(w.deadline);
+  }
+
+  /** The timer stays armed: the next wait most likely has a later deadline and reuses it. */
+  remove(w: Wait): void {
+    this.waits.delete(w);
+  }
+
+  private arm(at: number): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.armedFor = at;
+    this.timer = setTimeout(() => this.fire(), Math.max(0, at - monotonicMs()));
+    this.timer.unref();
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    this.armedFor = Infinity;
+    const now = monotonicMs();
+    let next = Infinity;
+    for (const w of [...this.waits]) {
+      if (w.deadline <= now) w.resolve(TIMEOUT);
+      else next = Math.min(next, w.deadline);
+    }
+    if (next !== Infinity) this.arm(next);
   }
 }
 
@@ -125,17 +189,7 @@ export async function drive(vm: LuaVm, calls: AsyncCalls, co: LuaState, nargs: n
     if (request === undefined) {
       throw new ScriptFault('runtime', 'attempt to yield from outside a coroutine (a callout may not call coroutine.yield itself)');
     }
-    const answer = await withDeadline(request, opts.deadline - monotonicMs());
+    const answer = await calls.settle(request, opts.deadline);
     nargs = answer(co);
   }
-}
-
-/** The answer, or TIMEOUT if the phase's wall-clock limit passes first. */
-function withDeadline(request: Promise<Answer>, ms: number): Promise<Answer> {
-  if (ms <= 0) return Promise.resolve(TIMEOUT);
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<Answer>((resolve) => {
-    timer = setTimeout(() => resolve(TIMEOUT), ms);
-  });
-  return Promise.race([request, timeout]).finally(() => clearTimeout(timer));
 }

@@ -8,6 +8,11 @@ import { LuaArgumentError, LuaContextError } from './errors.ts';
 import type { HostFn } from './userdata.ts';
 
 const MAX_SLEEP_SECONDS = 3600;
+
+const SLEPT: Answer = (L) => {
+  lua.lua_pushboolean(L, true);
+  return 1;
+};
 const POOLS = new Set(['IO', 'CPU']);
 
 function requireSuspendable(host: CompatHost, L: LuaState): void {
@@ -69,13 +74,7 @@ export function sleepFunction(host: CompatHost): HostFn {
     const seconds = checkNumber(L, 1, 'seconds');
     if (seconds < 0 || seconds > MAX_SLEEP_SECONDS) throw new LuaArgumentError(`argument 1 (seconds) must be between 0 and ${MAX_SLEEP_SECONDS}, got ${seconds}`);
     requireSuspendable(host, L);
-    return host.calls.suspend(L, async () => {
-      await host.services.sleep(seconds * 1000);
-      return (Ls) => {
-        lua.lua_pushboolean(Ls, true);
-        return 1;
-      };
-    });
+    return host.calls.suspend(L, () => host.services.sleep(seconds * 1000).then(() => SLEPT));
   };
 }
 

@@ -51,6 +51,14 @@ export function parseRbldnsd(text: string): ParsedList {
   return { table, problems };
 }
 
+let cachedDefault: CidrValue | undefined;
+
+/** Entries without a value share one object per default. */
+function defaultValue(a: string, txt: string): CidrValue {
+  if (cachedDefault === undefined || cachedDefault.a !== a || cachedDefault.txt !== txt) cachedDefault = { a, txt };
+  return cachedDefault;
+}
+
 /** ":A:TXT", ":A", "::TXT" or a bare TXT. */
 function readValue(rest: string, defA: string, defTxt: string): CidrValue {
   const v = rest.trim();
@@ -63,6 +71,14 @@ function readValue(rest: string, defA: string, defTxt: string): CidrValue {
 }
 
 function addEntry(table: CidrTable, body: string, excluded: boolean, defA: string, defTxt: string): string | undefined {
+  // Fast path for the common line: a bare IPv4 address, optionally with a value.
+  const end = body.search(/[\s:]/);
+  const first = end < 0 ? body : body.slice(0, end);
+  const ip = parseV4(first);
+  if (ip !== undefined) {
+    table.addV4(ip, 32, excluded ? EXCLUDED : end < 0 ? defaultValue(defA, defTxt) : readValue(body.slice(end), defA, defTxt));
+    return undefined;
+  }
   const v6 = /^[0-9a-fA-F]*:[0-9a-fA-F:.]*(\/\d+)?(\s|$)/.test(body) && !/^\d+\.\d/.test(body);
   if (v6) {
     const sp = body.search(/\s/);
