@@ -149,8 +149,14 @@ class Watchdog {
 export interface DriveOptions {
   /** Instructions and Lua running time for the whole phase, spent over all resumes. */
   readonly budget: Budget;
-  /** Monotonic ms by which the phase must be over, waits included; a wait past it answers nil, "TIMEOUT". */
-  readonly deadline: number;
+  /**
+   * Wall-clock limit of the phase, waits included; a wait past it answers
+   * nil, "TIMEOUT". The phase clock is read only once something waits (a
+   * clock read costs more than a whole trivial callout's overhead budget).
+   */
+  readonly timeoutMs: number;
+  /** Monotonic ms the phase must end by; set at the phase's first wait and shared by its callouts. */
+  deadline?: number;
   /** Called around every resume: binds the host to the session this thread serves. */
   readonly bind: () => void;
   readonly unbind: () => void;
@@ -163,33 +169,50 @@ export interface Spent {
 
 /**
  * Runs the function and `nargs` arguments on `co`'s stack to the end,
- * awaiting every host call it suspends on. Resolves with the number of
- * results left on co's stack; rejects with a ScriptFault (the thread is then
- * dead and must not be reused).
+ * awaiting every host call it suspends on. Returns the number of results
+ * left on co's stack: synchronously when the function never waited (the
+ * common case costs no promise at all), else as a promise. A fault is thrown
+ * (or rejects) as a ScriptFault; the thread is then dead and must not be reused.
  */
-export async function drive(vm: LuaVm, calls: AsyncCalls, co: LuaState, nargs: number, opts: DriveOptions, spent: Spent): Promise<number> {
+export function drive(vm: LuaVm, calls: AsyncCalls, co: LuaState, nargs: number, opts: DriveOptions, spent: Spent): number | Promise<number> {
+  const first = step(vm, calls, co, nargs, opts, spent);
+  return typeof first === 'number' ? first : waitAndResume(vm, calls, co, first, opts, spent);
+}
+
+async function waitAndResume(vm: LuaVm, calls: AsyncCalls, co: LuaState, request: Promise<Answer>, opts: DriveOptions, spent: Spent): Promise<number> {
+  opts.deadline ??= monotonicMs() + opts.timeoutMs;
   for (;;) {
-    const budget: Budget = {
-      instructions: Math.max(1, opts.budget.instructions - spent.instructions),
-      wallMs: Math.max(1, opts.budget.wallMs - spent.luaMs),
-    };
-    const t0 = monotonicMs();
-    opts.bind();
-    let result;
-    try {
-      result = vm.resume(co, nargs, budget);
-    } finally {
-      opts.unbind();
-      spent.luaMs += monotonicMs() - t0;
-      spent.instructions += budget.instructions - Math.max(0, vm.instructionsLeft);
-    }
-    if (result.status === 'ok') return result.nresults;
-    const request = calls.take(co, result.nresults);
-    lua.lua_settop(co, 0);
-    if (request === undefined) {
-      throw new ScriptFault('runtime', 'attempt to yield from outside a coroutine (a callout may not call coroutine.yield itself)');
-    }
     const answer = await calls.settle(request, opts.deadline);
-    nargs = answer(co);
+    const next = step(vm, calls, co, answer(co), opts, spent);
+    if (typeof next === 'number') return next;
+    request = next;
   }
+}
+
+/** One resume: the result count if the function finished, or the request it is now waiting on. */
+function step(vm: LuaVm, calls: AsyncCalls, co: LuaState, nargs: number, opts: DriveOptions, spent: Spent): number | Promise<Answer> {
+  // Lua running time is measured only around resumes after a wait: before
+  // it, the guard's own wall-clock limit is the whole story.
+  const measured = opts.deadline !== undefined;
+  const budget: Budget =
+    spent.instructions === 0 && spent.luaMs === 0
+      ? opts.budget
+      : { instructions: Math.max(1, opts.budget.instructions - spent.instructions), wallMs: Math.max(1, opts.budget.wallMs - spent.luaMs) };
+  const t0 = measured ? monotonicMs() : 0;
+  opts.bind();
+  let result;
+  try {
+    result = vm.resume(co, nargs, budget);
+  } finally {
+    opts.unbind();
+    if (measured) spent.luaMs += monotonicMs() - t0;
+    spent.instructions += budget.instructions - Math.max(0, vm.instructionsLeft);
+  }
+  if (result.status === 'ok') return result.nresults;
+  const request = calls.take(co, result.nresults);
+  lua.lua_settop(co, 0);
+  if (request === undefined) {
+    throw new ScriptFault('runtime', 'attempt to yield from outside a coroutine (a callout may not call coroutine.yield itself)');
+  }
+  return request;
 }

@@ -15,7 +15,7 @@ import { isUsableMethod, PHASES, type PhaseSpec } from './phases.ts';
 import type { CompatHost } from '../msys/compat-host.ts';
 import { compatServicesOrDefault, type CompatServices } from '../msys/compat-services.ts';
 import { installCompatPackages } from '../msys/install-compat.ts';
-import { checkBuiltins, logUnrunHooks, PhaseRunner } from './phase-runner.ts';
+import { checkBuiltins, logUnrunHooks, PhaseRunner, type CallContext } from './phase-runner.ts';
 import type { RunningCallout } from '../msys/compat-host.ts';
 
 export interface GenerationOptions {
@@ -56,6 +56,15 @@ export interface LuaSession {
   readonly ran: boolean[];
   /** The session's logger; a function, because the session makes it on first use. */
   readonly log: () => Logger;
+}
+
+/** One phase in progress on the asynchronous path. */
+interface PhaseRun {
+  readonly session: LuaSession;
+  readonly phase: PhaseSpec;
+  readonly str: string | undefined;
+  readonly order: readonly number[];
+  readonly ctx: CallContext;
 }
 
 /** What running one callout produced. */
@@ -277,7 +286,7 @@ export class Generation {
    * the phase; the phase as a whole, waits included, ends at phaseTimeoutMs
    * (a wait past it answers nil, "TIMEOUT").
    */
-  async runPhaseAsync(session: LuaSession, phase: PhaseSpec, str?: string): Promise<CalloutResult> {
+  runPhaseAsync(session: LuaSession, phase: PhaseSpec, str?: string): CalloutResult | Promise<CalloutResult> {
     const order = this.phaseModules.get(phase.callout) ?? [];
     if (order.length === 0) return CONT;
     const running: RunningCallout = { objects: session.objects, phase: phase.name, deferred: [] };
@@ -286,45 +295,80 @@ export class Generation {
       this.printLog = session.log;
       this.compat.current = r;
     };
-    const unbind = () => {
-      this.host.session = null;
-      this.printLog = this.generationLog;
-      this.compat.current = null;
+    const run: PhaseRun = {
+      session,
+      phase,
+      str,
+      order,
+      ctx: {
+        budget: this.opts.budget,
+        timeoutMs: this.compat.services.phaseTimeoutMs,
+        spent: { instructions: 0, luaMs: 0 },
+        bind: bindFor(running),
+        unbind: this.unbind,
+      },
     };
-    const deadline = monotonicMs() + this.compat.services.phaseTimeoutMs;
-    const spent = { instructions: 0, luaMs: 0 };
-    try {
-      for (const i of order) {
-        const m = this.modules[i]!;
-        if (phase.name === 'dealloc' && !session.ran[i]) continue;
-        session.ran[i] = true;
-        spent.instructions = 0; // instructions per callout, as runPhase does
-        let value: number | undefined;
-        try {
-          value = await this.runner.call(
-            (co) => {
-              lua.lua_rawgeti(co, lua.LUA_REGISTRYINDEX, m.callouts.get(phase.callout)!);
-              // Callouts without a vctx (validate_set_binding) get the module table as self (spec §2.4).
-              if (phase.selfIsModule) lua.lua_rawgeti(co, lua.LUA_REGISTRYINDEX, m.tableRef);
-              else this.pushSelf(co, session, i);
-              for (const arg of phase.args) this.pushArg(co, session, arg, str);
-              return phase.args.length + 1;
-            },
-            { deadline, spent, bind: bindFor(running), unbind },
-          );
-        } catch (err) {
-          if (err instanceof ScriptFault) return { kind: 'fault', fault: err, module: m.name };
-          throw err;
-        }
-        if (value === undefined && phase.name !== 'dealloc') {
-          session.log().warn({ module: m.name, script: m.script, phase: phase.name }, `${phase.callout} error: (null)`);
-        }
-        if (value === 1) return DONE;
+    const result = this.continuePhase(run, 0);
+    if (running.deferred.length === 0 && !(result instanceof Promise)) return result;
+    const start = () => {
+      if (running.deferred.length > 0) this.runner.startDeferred(running, bindFor, this.unbind, session.log);
+    };
+    if (result instanceof Promise) return result.finally(start);
+    start();
+    return result;
+  }
+
+  private readonly unbind = (): void => {
+    this.host.session = null;
+    this.printLog = this.generationLog;
+    this.compat.current = null;
+  };
+
+  /** Runs the phase's callouts from position k; goes asynchronous only at the first callout that waits. */
+  private continuePhase(run: PhaseRun, k: number): CalloutResult | Promise<CalloutResult> {
+    const { session, phase, order } = run;
+    for (; k < order.length; k++) {
+      const i = order[k]!;
+      const m = this.modules[i]!;
+      if (phase.name === 'dealloc' && !session.ran[i]) continue;
+      session.ran[i] = true;
+      run.ctx.spent.instructions = 0; // instructions per callout, as runPhase does
+      let value: number | undefined | Promise<number | undefined>;
+      try {
+        value = this.runner.call((co) => {
+          lua.lua_rawgeti(co, lua.LUA_REGISTRYINDEX, m.callouts.get(phase.callout)!);
+          // Callouts without a vctx (validate_set_binding) get the module table as self (spec §2.4).
+          if (phase.selfIsModule) lua.lua_rawgeti(co, lua.LUA_REGISTRYINDEX, m.tableRef);
+          else this.pushSelf(co, session, i);
+          for (const arg of phase.args) this.pushArg(co, session, arg, run.str);
+          return phase.args.length + 1;
+        }, run.ctx);
+      } catch (err) {
+        if (err instanceof ScriptFault) return { kind: 'fault', fault: err, module: m.name };
+        throw err;
       }
-      return CONT;
-    } finally {
-      if (running.deferred.length > 0) this.runner.startDeferred(running, bindFor, unbind, session.log);
+      if (value instanceof Promise) {
+        const next = k + 1;
+        return value.then(
+          (v) => this.afterCallout(run, m, v) ?? this.continuePhase(run, next),
+          (err: unknown) => {
+            if (err instanceof ScriptFault) return { kind: 'fault', fault: err, module: m.name } as CalloutResult;
+            throw err;
+          },
+        );
+      }
+      const stop = this.afterCallout(run, m, value);
+      if (stop !== undefined) return stop;
     }
+    return CONT;
+  }
+
+  /** DONE stops the phase; a missing return is logged as Momentum does and counts as CONT. */
+  private afterCallout(run: PhaseRun, m: LoadedModule, value: number | undefined): CalloutResult | undefined {
+    if (value === undefined && run.phase.name !== 'dealloc') {
+      run.session.log().warn({ module: m.name, script: m.script, phase: run.phase.name }, `${run.phase.callout} error: (null)`);
+    }
+    return value === 1 ? DONE : undefined;
   }
 
   private remaining(started: number): Budget {

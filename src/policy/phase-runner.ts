@@ -1,6 +1,5 @@
-import { monotonicMs } from '../clock.ts';
 import type { Logger } from '../log.ts';
-import { drive, type Spent } from '../lua/async-call.ts';
+import { drive, type DriveOptions, type Spent } from '../lua/async-call.ts';
 import { ScriptFault } from '../lua/errors.ts';
 import { lauxlib, lua, type LuaState } from '../lua/fengari.ts';
 import type { SourceReader } from '../lua/sources.ts';
@@ -12,11 +11,9 @@ import { RECOGNISED_NOT_RUN } from './phases.ts';
 /** Finished threads kept for reuse: making one costs more than a small callout. */
 const MAX_IDLE_THREADS = 64;
 
-export interface CallContext {
-  readonly deadline: number;
+/** What the callouts of one phase share: budget spent, phase time limit, host binding. */
+export interface CallContext extends DriveOptions {
   readonly spent: Spent;
-  readonly bind: () => void;
-  readonly unbind: () => void;
 }
 
 /**
@@ -33,11 +30,18 @@ export class PhaseRunner {
     private readonly budget: Budget,
   ) {}
 
-  /** Pushes (function, args) with `push` onto a thread and runs it; resolves with its first result if a number. */
-  async call(push: (co: LuaState) => number, ctx: CallContext): Promise<number | undefined> {
+  /**
+   * Pushes (function, args) with `push` onto a thread and runs it; gives its
+   * first result if a number. Synchronous unless the function waited.
+   */
+  call(push: (co: LuaState) => number, ctx: CallContext): number | undefined | Promise<number | undefined> {
     const co = this.idle.pop() ?? this.newThread();
     const nargs = push(co);
-    const n = await drive(this.vm, this.compat.calls, co, nargs, { budget: this.budget, ...ctx }, ctx.spent);
+    const n = drive(this.vm, this.compat.calls, co, nargs, ctx, ctx.spent);
+    return typeof n === 'number' ? this.finish(co, n) : n.then((k) => this.finish(co, k));
+  }
+
+  private finish(co: LuaState, n: number): number | undefined {
     const value = n > 0 && lua.lua_type(co, 1) === lua.LUA_TNUMBER ? (lua.lua_tonumber(co, 1) as number) : undefined;
     lua.lua_settop(co, 0);
     if (this.idle.length < MAX_IDLE_THREADS) this.idle.push(co);
@@ -52,16 +56,20 @@ export class PhaseRunner {
     for (const ref of running.deferred.splice(0)) {
       const job: RunningCallout = { objects: running.objects, phase: 'pool', deferred: [] };
       const ctx: CallContext = {
-        deadline: monotonicMs() + this.compat.services.phaseTimeoutMs,
+        budget: this.budget,
+        timeoutMs: this.compat.services.phaseTimeoutMs,
         spent: { instructions: 0, luaMs: 0 },
         bind: bindFor(job),
         unbind,
       };
-      void this.call((co) => {
-        lua.lua_rawgeti(co, lua.LUA_REGISTRYINDEX, ref);
-        lauxlib.luaL_unref(co, lua.LUA_REGISTRYINDEX, ref);
-        return 0;
-      }, ctx)
+      void Promise.resolve()
+        .then(() =>
+          this.call((co) => {
+            lua.lua_rawgeti(co, lua.LUA_REGISTRYINDEX, ref);
+            lauxlib.luaL_unref(co, lua.LUA_REGISTRYINDEX, ref);
+            return 0;
+          }, ctx),
+        )
         .then(() => this.startDeferred(job, bindFor, unbind, log))
         .catch((err: unknown) => {
           const message = err instanceof ScriptFault ? err.luaMessage : String(err);

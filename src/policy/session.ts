@@ -225,9 +225,13 @@ export class Session implements PolicySession {
     if (!this.gen.hasCallouts(spec)) return CONTINUE;
     this.state.disposition = emptyDisposition();
     const started = monotonicMs();
-    const run = this.gen.runPhaseAsync(this.lua, spec, str);
-    this.inflight = run;
-    const result = await run.finally(() => (this.inflight = undefined));
+    let result = this.gen.runPhaseAsync(this.lua, spec, str);
+    if (result instanceof Promise) {
+      // The phase waits (DNS, sleep): close() must not free the session under it.
+      const run = result;
+      this.inflight = run;
+      result = await run.finally(() => (this.inflight = undefined));
+    }
     let verdict: Verdict;
     if (result.kind === 'fault') {
       this.logFault(spec, result.module, result.fault);
