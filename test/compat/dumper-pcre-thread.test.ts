@@ -92,3 +92,16 @@ describe('loadable packages without inbound content', () => {
     expect(out).toEqual(['table\ttable\ttrue\ttrue']);
   });
 });
+
+describe('host Lua (the lua/ directory)', () => {
+  it('cannot be shadowed by user files of the same name', async () => {
+    const { out } = await runConnect(`print(type(require("thread").mutex), type(require("msys.dumper").Dumper), type(msys.pbp.fcdns_check), pcall(table.getn))`, {
+      files: {
+        'thread.lua': 'return { fake = true }',
+        'msys/dumper.lua': 'return { fake = true }',
+        'msys/pbp.lua': 'return { fake = true }',
+      },
+    });
+    expect(out[0]).toMatch(/^function\tfunction\tfunction\tfalse\t.*bad argument #1 to 'getn' \(table expected, got no value\)$/);
+  });
+});
