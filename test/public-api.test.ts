@@ -9,7 +9,10 @@ describe('the public API', () => {
       'startSmtpServer', 'createSink', 'runConsoleLine', 'ControlServer', 'SeriesPersistence', 'writeFileAtomic']) {
       expect(typeof exported[name], name).toBe('function');
     }
-    expect(api.PHASES.map((p) => p.name)).toEqual(['accept', 'connect', 'ehlo', 'mailfrom', 'rcptto', 'data', 'data_spool', 'each_rcpt', 'dealloc']);
+    expect(api.PHASES.map((p) => p.name)).toEqual([
+      'accept', 'connect', 'ehlo', 'mailfrom', 'rcptto', 'data', 'data_spool',
+      'rcpt_list', 'rcpt_list_final', 'each_rcpt', 'post_each_rcpt', 'set_binding', 'final_validation', 'dealloc',
+    ]);
     expect(typeof harness.runFixture).toBe('function');
     expect(typeof harness.runFixtureFile).toBe('function');
   });

@@ -125,9 +125,15 @@ async function start(config: MoonwatchConfig, logger: Logger, strict: boolean, p
     persistence.onDefined(name);
     journal.onDefined(name);
   });
+  // msg:inject hands messages to the sink, which opens after the engine.
+  const injectVia: { sink?: Sink } = {};
+  const inject = async (m: { mailFrom: string; recipients: readonly string[]; raw: Buffer }): Promise<void> => {
+    if (injectVia.sink === undefined) throw new Error('the sink is not open yet');
+    await injectVia.sink.deliver({ sessionId: 'inject', mailFrom: m.mailFrom, recipients: [...m.recipients], raw: m.raw });
+  };
   // Metrics, status figures, the live config and the HTTP listener: src/cli/observability.ts.
   const observe = await startObservability({ config, store, clock, logger });
-  const engine = await createEngine({ ...engineOptionsFrom(config, { clock, logger, store }), observer: observe.metrics });
+  const engine = await createEngine({ ...engineOptionsFrom(config, { clock, logger, store, inject }), observer: observe.metrics });
   let sink: Sink | undefined;
   let control: ControlServer | undefined;
   let cluster: ClusterNode | undefined;
@@ -141,6 +147,7 @@ async function start(config: MoonwatchConfig, logger: Logger, strict: boolean, p
     }
     if (config.scripts.hotReload) await engine.watch();
     sink = observe.metrics.countSinkErrors(await createSink(config.sink, { clock, logger, hostname: config.hostname }));
+    injectVia.sink = sink;
     if (config.control !== undefined) {
       control = await ControlServer.start({
         ...(config.control.socket === undefined ? {} : { socketPath: config.control.socket }),

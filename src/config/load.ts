@@ -3,6 +3,7 @@
  * file, the line and the setting; nothing is half-applied because nothing is
  * applied at all until the whole file has been read.
  */
+import { readCompat } from './compat.ts';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -48,6 +49,7 @@ const TOP_KEYS = [
   'tls',
   'cluster',
   'http',
+  'compat',
 ] as const;
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -89,6 +91,7 @@ export function parseConfig(text: string, file: string): MoonwatchConfig {
     ...readTls(root.get('tls'), baseDir),
     ...readCluster(root.get('cluster')),
     ...readHttp(root.get('http')),
+    ...readCompat(root.get('compat')),
   };
 }
 

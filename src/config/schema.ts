@@ -3,6 +3,8 @@
  * the file; docs/config.md documents every setting) and the two adapters that
  * turn it into the options of the objects the serve command builds.
  */
+import { compatServicesFrom, type CompatConfig } from './compat.ts';
+import type { InjectedMessage } from '../msys/compat-services.ts';
 import { DEFAULT_MAX_TRACKED, type AuditStore, type AuditStoreOptions } from '../audit/store.ts';
 import { DEFAULT_BUDGET, type Budget } from '../lua/budget.ts';
 import type { Clock } from '../clock.ts';
@@ -118,6 +120,8 @@ export interface MoonwatchConfig {
   readonly cluster?: ClusterConfig;
   /** The /metrics and /healthz listener; absent: none (docs/operations.md). */
   readonly http?: HttpConfig;
+  /** DNS and phase time limit of the Momentum compatibility packages; absent: system resolver, defaults. */
+  readonly compat?: CompatConfig;
 }
 
 export const DEFAULT_LIMITS: LimitsConfig = Object.freeze({
@@ -152,7 +156,7 @@ export const DEFAULT_BUDGETS: Budget = DEFAULT_BUDGET;
 
 export function engineOptionsFrom(
   cfg: MoonwatchConfig,
-  deps: { clock: Clock; logger: Logger; store: AuditStore },
+  deps: { clock: Clock; logger: Logger; store: AuditStore; inject?: (m: InjectedMessage) => Promise<void> },
 ): EngineOptions {
   return {
     clock: deps.clock,
@@ -170,6 +174,7 @@ export function engineOptionsFrom(
     failureMode: cfg.failureMode,
     receptionUnit: cfg.inboundAudit.receptionUnit,
     hostname: cfg.hostname,
+    compat: compatServicesFrom(cfg.compat, deps.clock, deps.inject),
   };
 }
 

@@ -3,6 +3,7 @@
  * Every node keeps the position it was written at, so a failing step can point
  * at its own line.
  */
+import type { DnsAnswer } from '../msys/compat-services.ts';
 import type { SourcePos } from './errors.ts';
 import type { SieveScriptsOptions } from '../sieve/config.ts';
 
@@ -197,6 +198,8 @@ export interface PolicySpec {
   readonly budget?: { readonly instructions: number; readonly wallMs: number };
   /** Sieve scripts per phase (docs/sieve.md); with `config`, replaces the config's. */
   readonly sieve?: SieveScriptsOptions;
+  /** What msys.dnsLookup answers ("name TYPE" → records or a failure code). */
+  readonly dns?: Record<string, DnsAnswer>;
 }
 
 export interface Fixture {

@@ -3,6 +3,7 @@
  * unknown steps and keys, bad addresses, durations, times) is caught here,
  * before any policy runs, with the file:line:col of the offending node.
  */
+import { readFixtureDns } from './fixture-dns.ts';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { errorMessage } from '../errors.ts';
@@ -63,7 +64,7 @@ function readFixture(root: YNode, file: string, baseDir: string): Fixture {
 }
 
 function readPolicy(node: YNode, baseDir: string): PolicySpec {
-  const m = node.map('policy', ['config', 'scripts', 'modules', 'monitors', 'hostname', 'reception_unit', 'budget', 'sieve']);
+  const m = node.map('policy', ['config', 'scripts', 'modules', 'monitors', 'hostname', 'reception_unit', 'budget', 'sieve', 'dns']);
   const sieveNode = m.get('sieve');
   const sieve = sieveNode === undefined ? undefined : readFixtureSieve(sieveNode);
   const config = m.get('config')?.string('policy.config');
@@ -96,6 +97,7 @@ function readPolicy(node: YNode, baseDir: string): PolicySpec {
     ...(receptionUnit === undefined ? {} : { receptionUnit }),
     ...(budget === undefined ? {} : { budget }),
     ...(sieve === undefined ? {} : { sieve }),
+    ...(m.get('dns') === undefined ? {} : { dns: readFixtureDns(m.get('dns')!) }),
   };
 }
 

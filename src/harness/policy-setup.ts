@@ -3,6 +3,7 @@
  * fixture's own clock and logger. Each fixture gets fresh ones, so nothing
  * leaks between fixtures: not counters, not Lua state, not time.
  */
+import { fixtureCompatServices } from './fixture-dns.ts';
 import { AuditStore, type AuditStoreOptions } from '../audit/store.ts';
 import type { Clock } from '../clock.ts';
 import { loadConfigFile } from '../config/load.ts';
@@ -50,7 +51,12 @@ export async function buildPolicy(spec: PolicySpec, deps: PolicyDeps): Promise<B
     throw new FixturePolicyError(spec.pos, `policy: ${errorMessage(err)}`, { cause: err });
   }
   const configured = engineOptions(store);
-  const opts = { ...configured, budget: { ...configured.budget, wallMs: Math.max(configured.budget.wallMs, MIN_WALL_MS) } };
+  const opts = {
+    ...configured,
+    budget: { ...configured.budget, wallMs: Math.max(configured.budget.wallMs, MIN_WALL_MS) },
+    // DNS answers come from the fixture and msys.sleep moves virtual time: fixtures stay deterministic.
+    compat: fixtureCompatServices(spec.dns, deps.clock),
+  };
   try {
     const engine = await createEngine(opts);
     return { engine, store, hostname: opts.hostname ?? DEFAULT_HOSTNAME, banner: smtp?.banner ?? DEFAULT_BANNER, limits: smtp?.limits ?? DEFAULT_LIMITS };

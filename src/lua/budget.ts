@@ -129,6 +129,11 @@ export class BudgetGuard {
     return this.tracebackAtTrip;
   }
 
+  /** Instructions the last budgeted call left unused (async phases carry them to the next resume). */
+  get instructionsLeft(): number {
+    return this.remaining;
+  }
+
   /** True while a budgeted call is running (including host code it called). */
   get active(): boolean {
     return this.depth > 0;

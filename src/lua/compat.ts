@@ -1,4 +1,5 @@
 import { lauxlib, lua, to_jsstring, to_luastring, type LuaState } from './fengari.ts';
+import { runHostLua } from './host-lua.ts';
 
 /**
  * Lua 5.1 as Momentum scripts use it, on Fengari's 5.3: module/package.seeall,
@@ -13,22 +14,14 @@ const ENV = '_ENV';
 
 export function installCompat(L: LuaState): void {
   const envFactory = makeEnvFactory(L);
+  // unpack, table.getn and math.mod read better in Lua: lua/compat51.lua.
+  runHostLua(L, 'compat51.lua');
+  lua.lua_pop(L, 1);
   lua.lua_pushglobaltable(L);
   setFunction(L, 'module', (L1) => moduleFn(L1, envFactory));
   setFunction(L, 'setfenv', (L1) => setfenv(L1, envFactory));
   setFunction(L, 'getfenv', getfenv);
-  lua.lua_getfield(L, -1, 'table');
-  lua.lua_getfield(L, -1, 'unpack');
-  lua.lua_setfield(L, -3, 'unpack');
-  setFunction(L, 'getn', (L1) => {
-    lauxlib.luaL_checktype(L1, 1, lua.LUA_TTABLE);
-    lua.lua_pushnumber(L1, lua.lua_rawlen(L1, 1));
-    return 1;
-  });
-  lua.lua_pop(L, 1);
   lua.lua_getfield(L, -1, 'math');
-  lua.lua_getfield(L, -1, 'fmod');
-  lua.lua_setfield(L, -2, 'mod');
   floatResult(L, 'floor');
   floatResult(L, 'ceil');
   lua.lua_pop(L, 1);

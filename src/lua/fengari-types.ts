@@ -131,6 +131,9 @@ export interface LuaApi {
   lua_call(L: LuaState, nargs: number, nresults: number): void;
   lua_pcall(L: LuaState, nargs: number, nresults: number, errfunc: number): number;
   lua_resume(L: LuaState, from: LuaState | null, nargs: number): number;
+  lua_yield(L: LuaState, nresults: number): number;
+  lua_isyieldable(L: LuaState): boolean;
+  lua_rawequal(L: LuaState, idx1: number, idx2: number): boolean;
   lua_error(L: LuaState): never;
   lua_close(L: LuaState): void;
   lua_atnativeerror(L: LuaState, f: LuaCFunction): void;
@@ -178,6 +181,7 @@ export interface Lauxlib {
   luaL_getsubtable(L: LuaState, idx: number, fname: LuaName): boolean;
   luaL_requiref(L: LuaState, modname: LuaName, openf: LuaCFunction, glb: number | boolean): void;
   luaL_newmetatable(L: LuaState, tname: LuaName): boolean;
+  luaL_getmetatable(L: LuaState, tname: LuaName): number;
   luaL_loadbufferx(L: LuaState, buff: LuaString, size: number, name: LuaName, mode: LuaName | null): number;
   luaL_loadstring(L: LuaState, s: LuaString): number;
   luaL_buffinit(L: LuaState, b: LuaLBuffer): void;

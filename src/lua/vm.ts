@@ -263,6 +263,11 @@ export class LuaVm {
     return measureRetained(this.L, limit);
   }
 
+  /** Instructions the last call()/resume() left unused; a phase that suspends spends them over several resumes. */
+  get instructionsLeft(): number {
+    return this.guard.instructionsLeft;
+  }
+
   /** Routes print() from now on, e.g. to the log of the session being served. */
   setPrintHandler(fn: (text: string) => void): void {
     this.printHandler = fn;

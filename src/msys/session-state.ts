@@ -46,8 +46,10 @@ export interface MessageState {
   raw?: Buffer;
   /** Parsed from raw when a script first reads or edits the content. */
   body?: MessageBody;
-  /** Set by Sieve `discard`: the message is accepted and dropped, not delivered. */
-  discard?: boolean;
+  /** Set once validate_rcptto_list_final has run: vctx:add_recipient/remove_recipient then raise. */
+  recipientsFinal?: boolean;
+  /** msg:discard: the whole message ('all') or the recipients whose copies were discarded. */
+  discarded?: 'all' | Set<string>;
 }
 
 /** Parsed message content; header edits by policy land here and are serialised on delivery. */

@@ -5,6 +5,7 @@ import type { Budget } from '../lua/vm.ts';
 import type { SourceReader } from '../lua/sources.ts';
 import type { SieveScriptsOptions } from '../sieve/config.ts';
 import type { PolicyObserver } from './observer.ts';
+import type { CompatServices } from '../msys/compat-services.ts';
 
 /** What a script fault (runtime error, budget) turns into. Default: tempfail 451 4.3.0. */
 export interface FailureMode {
@@ -52,4 +53,6 @@ export interface EngineOptions {
   readonly observer?: PolicyObserver;
   /** What one script generation may retain across sessions; past it the generation is rebuilt. Default 16 MiB. */
   readonly maxRetainedBytes?: number;
+  /** DNS, sleep, phase time limit and inject sink for the Momentum compatibility packages (docs/compat.md). */
+  readonly compat?: CompatServices;
 }

@@ -247,6 +247,8 @@ export class Engine implements PolicyEngine {
       ...(o.scripts.allowIo === undefined ? {} : { allowIo: o.scripts.allowIo }),
       ...(o.scripts.compatConnectionAlias === undefined ? {} : { compatConnectionAlias: o.scripts.compatConnectionAlias }),
       ...(o.scripts.sieve === undefined ? {} : { sieve: o.scripts.sieve }),
+      ...(o.compat === undefined ? {} : { compat: o.compat }),
+      baseDir: o.scripts.dir,
       warnOnce: (key, message) => {
         if (this.warned.has(key)) return;
         this.warned.add(key);

@@ -16,6 +16,11 @@ import { isUsableMethod, PHASES, type PhaseSpec } from './phases.ts';
 import type { SieveScriptsOptions } from '../sieve/config.ts';
 import { SievePhases } from '../sieve/policy.ts';
 import { DEFAULT_MAX_RETAINED_BYTES, RetentionMeter } from './retention.ts';
+import type { CompatHost } from '../msys/compat-host.ts';
+import { compatServicesOrDefault, type CompatServices } from '../msys/compat-services.ts';
+import { installCompatPackages } from '../msys/install-compat.ts';
+import { checkBuiltins, logUnrunHooks, PhaseRunner, type CallContext } from './phase-runner.ts';
+import type { RunningCallout } from '../msys/compat-host.ts';
 
 export interface GenerationOptions {
   readonly id: number;
@@ -35,6 +40,10 @@ export interface GenerationOptions {
   readonly sieve?: SieveScriptsOptions;
   /** What the generation may retain across sessions before it is retired and rebuilt (src/policy/retention.ts). */
   readonly maxRetainedBytes?: number;
+  /** DNS, sleep, phase time limit and inject sink of the compatibility packages (default: real ones). */
+  readonly compat?: CompatServices;
+  /** The scripts directory (relative msys.cidr sources resolve against it). */
+  readonly baseDir?: string;
 }
 
 /** A registered module with the callouts it defines, as function refs. */
@@ -57,6 +66,24 @@ export interface LuaSession {
   readonly log: () => Logger;
   /** The module whose callout set the reply of the last phase (vctx:set_code, disconnect, tarpit). */
   decidedBy: string | undefined;
+}
+
+/** One phase in progress on the asynchronous path. */
+interface PhaseRun {
+  readonly session: LuaSession;
+  readonly phase: PhaseSpec;
+  readonly str: string | undefined;
+  readonly order: readonly number[];
+  readonly ctx: CallContext;
+  /** The disposition before the running callout: a change names the module that decided. */
+  before: DispositionMark;
+}
+
+type DispositionMark = readonly [code: unknown, text: unknown, disconnect: unknown, tarpit: unknown];
+
+function markOf(session: LuaSession): DispositionMark {
+  const d = session.objects.state.disposition;
+  return [d.code, d.text, d.disconnect, d.tarpitSeconds];
 }
 
 /** What running one callout produced. */
@@ -89,6 +116,8 @@ export class Generation {
   /** Audit reads of the running phase, to explain a decision (see msys/audit-reads.ts). */
   private readonly reads = new AuditReadLog();
   private readonly retention: RetentionMeter;
+  private readonly compat: CompatHost;
+  private readonly runner: PhaseRunner;
 
   /** Builds and initialises a generation; throws ScriptFault (kind 'load') on any failure. */
   static build(opts: GenerationOptions): Generation {
@@ -135,6 +164,12 @@ export class Generation {
     };
     this.retention = new RetentionMeter(opts.maxRetainedBytes ?? DEFAULT_MAX_RETAINED_BYTES, (limit) => this.vm.retainedBytes(limit));
     this.types = installMsys(this.vm, this.host);
+    this.compat = installCompatPackages(this.vm, this.host, this.types, {
+      services: compatServicesOrDefault(opts.compat, opts.clock),
+      baseDir: opts.baseDir ?? '.',
+      logger: opts.logger,
+    });
+    this.runner = new PhaseRunner(this.vm, this.compat, opts.budget);
     // Libraries, msys and the string metatable are read-only from here on (issue 16).
     this.vm.seal();
   }
@@ -143,6 +178,8 @@ export class Generation {
     if (opts.sieve) this.sieve = SievePhases.compile(opts.sieve, opts.sources, { store: opts.store, clock: opts.clock, warnOnce: opts.warnOnce });
     const L = this.vm.L;
     const byName = new Map<string, number>();
+    // Every missing Momentum built-in of every script at once, before the first require stops at one.
+    checkBuiltins(opts.sources, opts.modules);
     for (const script of opts.modules) {
       const before = this.registrations.length;
       try {
@@ -184,6 +221,7 @@ export class Generation {
       this.phaseModules.set(phase.callout, idx);
     }
     this.loading = false;
+    logUnrunHooks(opts.logger, this.id, this.modules);
     this.runLifecycle('init', true);
   }
 
@@ -285,6 +323,112 @@ export class Generation {
     return this.reads.entries();
   }
 
+  /**
+   * runPhase for phases that may wait: each callout runs on a Lua thread and
+   * can suspend on an asynchronous host call (msys.dnsLookup, msys.sleep,
+   * msys.runInPool, msg:inject) while other sessions run. Instructions are
+   * budgeted per callout as in runPhase; Lua running time is budgeted over
+   * the phase; the phase as a whole, waits included, ends at phaseTimeoutMs
+   * (a wait past it answers nil, "TIMEOUT").
+   */
+  runPhaseAsync(session: LuaSession, phase: PhaseSpec, str?: string): CalloutResult | Promise<CalloutResult> {
+    const order = this.phaseModules.get(phase.callout) ?? [];
+    this.reads.reset();
+    session.decidedBy = undefined;
+    if (order.length === 0) return this.runSieve(session, phase);
+    const running: RunningCallout = { objects: session.objects, phase: phase.name, deferred: [] };
+    const bindFor = (r: RunningCallout) => () => {
+      this.host.session = session.objects.state;
+      this.printLog = session.log;
+      this.compat.current = r;
+    };
+    const run: PhaseRun = {
+      session,
+      phase,
+      str,
+      order,
+      before: markOf(session),
+      ctx: {
+        budget: this.opts.budget,
+        timeoutMs: this.compat.services.phaseTimeoutMs,
+        spent: { instructions: 0, luaMs: 0 },
+        bind: bindFor(running),
+        unbind: this.unbind,
+      },
+    };
+    const result = this.continuePhase(run, 0);
+    if (running.deferred.length === 0 && !(result instanceof Promise)) return result;
+    const start = () => {
+      if (running.deferred.length > 0) this.runner.startDeferred(running, bindFor, this.unbind, session.log);
+    };
+    if (result instanceof Promise) return result.finally(start);
+    start();
+    return result;
+  }
+
+  private readonly unbind = (): void => {
+    this.host.session = null;
+    this.printLog = this.generationLog;
+    this.compat.current = null;
+  };
+
+  /** Runs the phase's callouts from position k; goes asynchronous only at the first callout that waits. */
+  private continuePhase(run: PhaseRun, k: number): CalloutResult | Promise<CalloutResult> {
+    const { session, phase, order } = run;
+    for (; k < order.length; k++) {
+      const i = order[k]!;
+      const m = this.modules[i]!;
+      if (phase.name === 'dealloc' && !session.ran[i]) continue;
+      session.ran[i] = true;
+      run.ctx.spent.instructions = 0; // instructions per callout, as runPhase does
+      run.before = markOf(session);
+      let value: number | undefined | Promise<number | undefined>;
+      try {
+        value = this.runner.call((co) => {
+          lua.lua_rawgeti(co, lua.LUA_REGISTRYINDEX, m.callouts.get(phase.callout)!);
+          // Callouts without a vctx (validate_set_binding) get the module table as self (spec §2.4).
+          if (phase.selfIsModule) lua.lua_rawgeti(co, lua.LUA_REGISTRYINDEX, m.tableRef);
+          else this.pushSelf(co, session, i);
+          for (const arg of phase.args) this.pushArg(co, session, arg, run.str);
+          return phase.args.length + 1;
+        }, run.ctx);
+      } catch (err) {
+        this.retention.note(this.vm.lastCallBytes);
+        if (err instanceof ScriptFault) return { kind: 'fault', fault: err, module: m.name };
+        throw err;
+      }
+      if (value instanceof Promise) {
+        const next = k + 1;
+        return value.then(
+          (v) => this.afterCallout(run, m, v) ?? this.continuePhase(run, next),
+          (err: unknown) => {
+            if (err instanceof ScriptFault) return { kind: 'fault', fault: err, module: m.name } as CalloutResult;
+            throw err;
+          },
+        );
+      }
+      const stop = this.afterCallout(run, m, value);
+      if (stop !== undefined) return stop;
+    }
+    // Sieve scripts run after the phase's Lua modules (docs/sieve.md).
+    return this.runSieve(session, phase);
+  }
+
+  private runSieve(session: LuaSession, phase: PhaseSpec): CalloutResult {
+    return this.sieve?.run(session.objects.state, phase.name, session.log) ?? CONT;
+  }
+
+  /** DONE stops the phase; a missing return is logged as Momentum does and counts as CONT. */
+  private afterCallout(run: PhaseRun, m: LoadedModule, value: number | undefined): CalloutResult | undefined {
+    this.retention.note(this.vm.lastCallBytes);
+    const now = markOf(run.session);
+    if (now.some((v, j) => v !== run.before[j])) run.session.decidedBy = m.name;
+    if (value === undefined && run.phase.name !== 'dealloc') {
+      run.session.log().warn({ module: m.name, script: m.script, phase: run.phase.name }, `${run.phase.callout} error: (null)`);
+    }
+    return value === 1 ? DONE : undefined;
+  }
+
   private remaining(started: number): Budget {
     const wallMs = Math.max(1, this.opts.budget.wallMs - (monotonicMs() - started));
     return { instructions: this.opts.budget.instructions, wallMs };
@@ -347,6 +491,16 @@ export class Generation {
       case 'str':
         this.types.ecString.push(L, { text: str ?? '' });
         return;
+      case 'rcpts': {
+        // validate_rcptto_list(_final)'s list node: the recipients as a Lua array (its C type is undocumented).
+        const rcpts = session.objects.state.message?.recipients ?? [];
+        lua.lua_createtable(L, rcpts.length, 0);
+        rcpts.forEach((r, k) => {
+          lua.lua_pushliteral(L, r);
+          lua.lua_rawseti(L, -2, k + 1);
+        });
+        return;
+      }
     }
   }
 }

@@ -3,7 +3,7 @@
  * Everything that needs to know phase order, callout names or argument lists
  * reads this table: the runner, registerModule's check, the logs.
  */
-export type CalloutArg = 'ac' | 'vctx' | 'msg' | 'str';
+export type CalloutArg = 'ac' | 'vctx' | 'msg' | 'str' | 'rcpts';
 
 export interface PhaseSpec {
   readonly name: PhaseName;
@@ -11,9 +11,25 @@ export interface PhaseSpec {
   readonly callout: string;
   /** Arguments after the implicit self, in order. */
   readonly args: readonly CalloutArg[];
+  /** self is the module table, not the session table (callouts without a vctx, spec §2.4). */
+  readonly selfIsModule?: boolean;
 }
 
-export type PhaseName = 'accept' | 'connect' | 'ehlo' | 'mailfrom' | 'rcptto' | 'data' | 'data_spool' | 'each_rcpt' | 'dealloc';
+export type PhaseName =
+  | 'accept'
+  | 'connect'
+  | 'ehlo'
+  | 'mailfrom'
+  | 'rcptto'
+  | 'data'
+  | 'data_spool'
+  | 'rcpt_list'
+  | 'rcpt_list_final'
+  | 'each_rcpt'
+  | 'post_each_rcpt'
+  | 'set_binding'
+  | 'final_validation'
+  | 'dealloc';
 
 export const PHASES: readonly PhaseSpec[] = Object.freeze([
   { name: 'accept', callout: 'core_validate_accept', args: ['ac', 'vctx'] },
@@ -23,7 +39,13 @@ export const PHASES: readonly PhaseSpec[] = Object.freeze([
   { name: 'rcptto', callout: 'validate_rcptto', args: ['msg', 'str', 'ac', 'vctx'] },
   { name: 'data', callout: 'validate_data', args: ['msg', 'ac', 'vctx'] },
   { name: 'data_spool', callout: 'validate_data_spool', args: ['msg', 'ac', 'vctx'] },
+  // After the spool: the recipient list (frozen by _final), then per recipient (spec §2.1 [REC] order).
+  { name: 'rcpt_list', callout: 'validate_rcptto_list', args: ['rcpts', 'vctx'] },
+  { name: 'rcpt_list_final', callout: 'validate_rcptto_list_final', args: ['rcpts', 'vctx'] },
   { name: 'each_rcpt', callout: 'validate_data_spool_each_rcpt', args: ['msg', 'ac', 'vctx'] },
+  { name: 'post_each_rcpt', callout: 'core_post_msg_each_rcpt', args: ['msg', 'ac', 'vctx'] },
+  { name: 'set_binding', callout: 'validate_set_binding', args: ['msg'], selfIsModule: true },
+  { name: 'final_validation', callout: 'core_final_validation', args: ['msg', 'ac', 'vctx'] },
   // Only for modules that ran earlier in the session; self is still available.
   { name: 'dealloc', callout: 'validate_dealloc', args: [] },
 ] as const);
@@ -37,15 +59,10 @@ export const LIFECYCLE_METHODS: readonly string[] = ['init', 'deinit'];
 
 /**
  * Hook names Momentum scripts define that this host recognises but does not
- * run (delivery side, list phases, binding). A module defining only these is
- * still a valid registration; it is logged once at debug.
+ * run (delivery side). A module defining only these is still a valid
+ * registration; the generation names them once at info.
  */
 export const RECOGNISED_NOT_RUN: readonly string[] = [
-  'validate_rcptto_list',
-  'validate_rcptto_list_final',
-  'validate_set_binding',
-  'core_final_validation',
-  'core_post_msg_each_rcpt',
   'core_pre_msg_each_rcpt',
   'core_pre_mailq_message_requeue',
   'msg_gen_data_spool',

@@ -27,6 +27,13 @@ const SUCCESS_CODES: Readonly<Record<PhaseName, readonly number[]>> = Object.fre
   data: [250],
   data_spool: [250],
   each_rcpt: [250],
+  // The recipient-list hooks run at the DATA command, whose 354 is fixed.
+  rcpt_list: [],
+  rcpt_list_final: [],
+  post_each_rcpt: [250],
+  // set_binding has no vctx: it cannot set a reply.
+  set_binding: [],
+  final_validation: [250],
   dealloc: [],
 });
 

@@ -50,6 +50,8 @@ export class Session implements PolicySession {
   private sessionLog: Logger | undefined;
   private messageCount = 0;
   private closed = false;
+  /** The phase now running, if it is waiting: close() lets it finish before freeing the session's Lua state. */
+  private inflight: Promise<unknown> | undefined;
 
   constructor(
     private readonly env: SessionEnvironment,
@@ -86,9 +88,9 @@ export class Session implements PolicySession {
   }
 
   async connect(): Promise<Verdict> {
-    const accepted = this.phase(PHASE.accept);
+    const accepted = await this.phase(PHASE.accept);
     if (accepted.action !== 'continue') return accepted;
-    const connected = this.phase(PHASE.connect);
+    const connected = await this.phase(PHASE.connect);
     // A tarpit asked for at accept still applies to the greeting.
     return accepted.tarpitMs > 0 ? { ...connected, tarpitMs: connected.tarpitMs + accepted.tarpitMs } : connected;
   }
@@ -105,7 +107,7 @@ export class Session implements PolicySession {
     this.reset();
     this.state.message = { id: `${this.id}.${++this.messageCount}`, mailFrom: bare, recipients: [] };
     setEnvelopeKeys(this.state.vctxMess, 'mailfrom', 'MAIL FROM', bare);
-    const verdict = this.phase(PHASE.mailfrom, bare);
+    const verdict = await this.phase(PHASE.mailfrom, bare);
     if (isRejection(verdict)) this.state.message = null;
     return verdict;
   }
@@ -116,7 +118,7 @@ export class Session implements PolicySession {
     message.currentRcpt = bare;
     const mess = this.state.vctxMess;
     setEnvelopeKeys(mess, 'rcptto', 'RCPT TO', bare);
-    const verdict = this.phase(PHASE.rcptto, bare);
+    const verdict = await this.phase(PHASE.rcptto, bare);
     if (!isRejection(verdict)) {
       // msg:rcptto may have rewritten the recipient during the callout.
       message.recipients.push(message.currentRcpt ?? bare);
@@ -134,27 +136,40 @@ export class Session implements PolicySession {
     let tarpitMs = 0;
     let custom: Verdict | undefined;
     // One copy is spooled per recipient; a rejection of any copy rejects the
-    // transaction, because a single SMTP reply answers the whole DATA.
+    // transaction, because a single SMTP reply answers the whole DATA. The
+    // recipient list is final after validate_rcptto_list_final (spec §2.1).
+    const perRcpt = [PHASE.each_rcpt, PHASE.post_each_rcpt, PHASE.set_binding, PHASE.final_validation];
     const steps: [PhaseSpec, string | undefined][] = [
       [PHASE.data, undefined],
       [PHASE.data_spool, undefined],
-      ...message.recipients.map((r): [PhaseSpec, string] => [PHASE.each_rcpt, r]),
+      [PHASE.rcpt_list, undefined],
+      [PHASE.rcpt_list_final, undefined],
     ];
-    for (const [phase, rcpt] of steps) {
+    for (let k = 0; k < steps.length; k++) {
+      const [phase, rcpt] = steps[k]!;
       if (rcpt !== undefined) message.currentRcpt = rcpt;
-      const v = this.phase(phase);
+      const v = await this.phase(phase);
       if (isRejection(v)) return this.endTransaction(v);
       tarpitMs += v.tarpitMs;
       if (v.code !== undefined) custom = v;
+      if (phase === PHASE.rcpt_list_final) {
+        message.recipientsFinal = true;
+        for (const r of message.recipients) for (const p of perRcpt) steps.push([p, r]);
+      }
     }
     delete message.currentRcpt;
-    // Sieve `discard`: accepted and dropped; not delivered, so not counted as received.
-    if (message.discard === true) return this.endTransaction(custom ?? (tarpitMs > 0 ? { ...CONTINUE, tarpitMs } : CONTINUE));
+    // msg:discard: the client is answered as usual; discarded copies are not handed on.
+    const discarded = message.discarded;
+    const deliverTo = discarded === 'all' ? [] : message.recipients.filter((r) => !discarded?.has(r));
+    if (deliverTo.length === 0) {
+      const reply = custom ?? CONTINUE;
+      return this.endTransaction(tarpitMs > 0 ? { ...reply, tarpitMs } : reply);
+    }
     try {
       await deliver({
         sessionId: this.id,
         mailFrom: message.mailFrom,
-        recipients: [...message.recipients],
+        recipients: deliverTo,
         raw: message.body === undefined ? input.raw : serializeMessage(message.body),
       });
     } catch (err) {
@@ -184,6 +199,14 @@ export class Session implements PolicySession {
   close(reason: CloseReason): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.inflight !== undefined) {
+      void this.inflight.finally(() => this.finishClose(reason));
+      return;
+    }
+    this.finishClose(reason);
+  }
+
+  private finishClose(reason: CloseReason): void {
     try {
       const result = this.gen.runPhase(this.lua, PHASE.dealloc);
       if (result.kind === 'fault') this.logFault(PHASE.dealloc, result.module, result.fault);
@@ -205,13 +228,19 @@ export class Session implements PolicySession {
     return this.state.message;
   }
 
-  /** Runs one phase and turns its disposition (or fault) into the verdict. */
-  private phase(spec: PhaseSpec, str?: string): Verdict {
+  /** Runs one phase (it may wait on DNS and the like) and turns its disposition (or fault) into the verdict. */
+  private async phase(spec: PhaseSpec, str?: string): Promise<Verdict> {
     if (this.closed) throw new Error(`session ${this.id} is closed`);
     if (!this.gen.hasCallouts(spec)) return CONTINUE;
     this.state.disposition = emptyDisposition();
     const started = monotonicMs();
-    const result = this.gen.runPhase(this.lua, spec, str);
+    let result = this.gen.runPhaseAsync(this.lua, spec, str);
+    if (result instanceof Promise) {
+      // The phase waits (DNS, sleep): close() must not free the session under it.
+      const run = result;
+      this.inflight = run;
+      result = await run.finally(() => (this.inflight = undefined));
+    }
     if (this.gen.overRetained) this.env.onOverRetained?.(this.gen);
     let verdict: Verdict;
     const module = result.kind === 'fault' ? result.module : this.lua.decidedBy;

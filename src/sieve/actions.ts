@@ -131,7 +131,7 @@ export const ACTION_COMMANDS: Readonly<Record<string, CommandSpec>> = {
     phases: TRANSACTION_PHASES,
     phaseNote: 'discard drops a message, which exists from MAIL FROM on',
     run: (rt) => {
-      if (rt.state.message !== null) rt.state.message.discard = true;
+      if (rt.state.message !== null) rt.state.message.discarded = 'all';
       return terminal(rt);
     },
   },

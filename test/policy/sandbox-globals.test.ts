@@ -50,6 +50,14 @@ describe('the sandbox of a real script generation', () => {
       'msys.extended.vctx',
       'msys.extended.ac',
       'msys.extended.message',
+      // The Momentum compatibility packages (docs/compat.md).
+      ...['dnsLookup', 'sleep', 'runInPool', 'policyeditor', 'extended.message_routing'].map((k) => `msys.${k}`),
+      ...['ec_message_new', 'ECTP_COMPLETE_CALLBACK', 'ECTP_COMPLETE_CALLBACK_SCHED'].map((k) => `msys.core.${k}`),
+      'msys.dumper', 'msys.dumper.Dumper',
+      'msys.pcre', ...['match', 'replace', 'split'].map((k) => `msys.pcre.${k}`),
+      'msys.cidr', ...['define', 'query', 'reload'].map((k) => `msys.cidr.${k}`),
+      'msys.pbp', ...['set_whitelist', 'check_whitelist', 'fcdns_check', 'size_in_bytes'].map((k) => `msys.pbp.${k}`),
+      'thread', ...['mutex', 'MUTEX_NORMAL', 'MUTEX_RECURSIVE', 'MUTEX_ERRORCHECK'].map((k) => `thread.${k}`),
     ];
     expect(new Set(reachable)).toEqual(new Set([...lua, ...msys]));
     for (const banned of ['os.execute', 'os.exit', 'io', 'io.popen', 'debug', 'package.loadlib', 'dofile', 'loadfile', 'string.dump']) {

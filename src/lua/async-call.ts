@@ -1,0 +1,218 @@
+import { monotonicMs } from '../clock.ts';
+import { errorMessage } from '../errors.ts';
+import { ScriptFault } from './errors.ts';
+import { lauxlib, lua, type LuaState } from './fengari.ts';
+import type { Budget, LuaVm } from './vm.ts';
+
+/**
+ * Asynchronous host calls (msys.dnsLookup, msys.sleep, msys.runInPool).
+ *
+ * A phase callout runs in its own Lua thread. A host function that has to
+ * wait starts the work, files its promise here and yields (SUSPEND, id) out of
+ * the thread; the driver (drive()) sees the sentinel, awaits the promise while
+ * the event loop serves other sessions, pushes the answer onto the thread and
+ * resumes it, so to the script the host function simply returned. Lua's own
+ * coroutines are wrapped (lua/async.lua) so a wait inside one is passed up.
+ */
+
+/** Pushes a host call's results onto the resumed thread; returns how many. */
+export type Answer = (L: LuaState) => number;
+
+/** A host call gave up: the script sees `nil, code` (e.g. "TIMEOUT", "SERVFAIL"). */
+export function failure(code: string): Answer {
+  return (L) => {
+    lua.lua_pushnil(L);
+    lua.lua_pushliteral(L, code);
+    return 2;
+  };
+}
+
+export const TIMEOUT: Answer = failure('TIMEOUT');
+
+export class AsyncCalls {
+  private readonly pending = new Map<number, Promise<Answer>>();
+  private nextId = 1;
+  private readonly sentinelRef: number;
+  private readonly watchdog = new Watchdog();
+
+  constructor(L: LuaState) {
+    lua.lua_createtable(L, 0, 0);
+    this.sentinelRef = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX) as number;
+  }
+
+  /** The value a suspending host call yields (also given to lua/async.lua). */
+  pushSentinel(L: LuaState): void {
+    lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, this.sentinelRef);
+  }
+
+  /** Whether the running thread can suspend (inside a phase, not in init or a module's top level). */
+  canSuspend(L: LuaState): boolean {
+    return lua.lua_isyieldable(L) as boolean;
+  }
+
+  /**
+   * From inside a host function: start `work`, suspend the calling thread
+   * until it settles. Must be the host function's `return`. A work that
+   * throws or rejects answers `nil, <message>`.
+   */
+  suspend(L: LuaState, work: () => Promise<Answer>): number {
+    let p: Promise<Answer>;
+    try {
+      p = work();
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    const id = this.nextId++;
+    this.pending.set(id, p);
+    this.pushSentinel(L);
+    lua.lua_pushnumber(L, id);
+    return lua.lua_yield(L, 2) as number;
+  }
+
+  /** The request a thread yielded, or undefined if it yielded something else. */
+  take(co: LuaState, nresults: number): Promise<Answer> | undefined {
+    if (nresults !== 2) return undefined;
+    this.pushSentinel(co);
+    const isSentinel = lua.lua_rawequal(co, -1, -3) as boolean;
+    lua.lua_pop(co, 1);
+    if (!isSentinel) return undefined;
+    const id = lua.lua_tonumber(co, -1) as number;
+    const p = this.pending.get(id);
+    this.pending.delete(id);
+    return p;
+  }
+
+  /** The answer, a failure if the work rejected, or TIMEOUT if `deadline` (monotonic ms) passes first. */
+  settle(request: Promise<Answer>, deadline: number): Promise<Answer> {
+    if (deadline <= monotonicMs()) return Promise.resolve(TIMEOUT);
+    return new Promise<Answer>((resolve) => {
+      const wait: Wait = { deadline, resolve, done: false };
+      const finish = (a: Answer) => {
+        if (wait.done) return;
+        wait.done = true;
+        this.watchdog.remove(wait);
+        resolve(a);
+      };
+      wait.resolve = finish;
+      this.watchdog.add(wait);
+      request.then(finish, (err: unknown) => finish(failure(errorMessage(err))));
+    });
+  }
+}
+
+interface Wait {
+  readonly deadline: number;
+  resolve: (a: Answer) => void;
+  done: boolean;
+}
+
+/**
+ * Times out waits past their phase deadline with one timer for all of them
+ * (armed for the earliest deadline), instead of a timer per wait: a wait
+ * answered at once then costs no timer at all.
+ */
+class Watchdog {
+  private readonly waits = new Set<Wait>();
+  private timer: NodeJS.Timeout | undefined;
+  private armedFor = Infinity;
+
+  add(w: Wait): void {
+    this.waits.add(w);
+    if (w.deadline < this.armedFor) this.arm(w.deadline);
+  }
+
+  /** The timer stays armed: the next wait most likely has a later deadline and reuses it. */
+  remove(w: Wait): void {
+    this.waits.delete(w);
+  }
+
+  private arm(at: number): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.armedFor = at;
+    this.timer = setTimeout(() => this.fire(), Math.max(0, at - monotonicMs()));
+    this.timer.unref();
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    this.armedFor = Infinity;
+    const now = monotonicMs();
+    let next = Infinity;
+    for (const w of [...this.waits]) {
+      if (w.deadline <= now) w.resolve(TIMEOUT);
+      else next = Math.min(next, w.deadline);
+    }
+    if (next !== Infinity) this.arm(next);
+  }
+}
+
+export interface DriveOptions {
+  /** Instructions and Lua running time for the whole phase, spent over all resumes. */
+  readonly budget: Budget;
+  /**
+   * Wall-clock limit of the phase, waits included; a wait past it answers
+   * nil, "TIMEOUT". The phase clock is read only once something waits (a
+   * clock read costs more than a whole trivial callout's overhead budget).
+   */
+  readonly timeoutMs: number;
+  /** Monotonic ms the phase must end by; set at the phase's first wait and shared by its callouts. */
+  deadline?: number;
+  /** Called around every resume: binds the host to the session this thread serves. */
+  readonly bind: () => void;
+  readonly unbind: () => void;
+}
+
+export interface Spent {
+  instructions: number;
+  luaMs: number;
+}
+
+/**
+ * Runs the function and `nargs` arguments on `co`'s stack to the end,
+ * awaiting every host call it suspends on. Returns the number of results
+ * left on co's stack: synchronously when the function never waited (the
+ * common case costs no promise at all), else as a promise. A fault is thrown
+ * (or rejects) as a ScriptFault; the thread is then dead and must not be reused.
+ */
+export function drive(vm: LuaVm, calls: AsyncCalls, co: LuaState, nargs: number, opts: DriveOptions, spent: Spent): number | Promise<number> {
+  const first = step(vm, calls, co, nargs, opts, spent);
+  return typeof first === 'number' ? first : waitAndResume(vm, calls, co, first, opts, spent);
+}
+
+async function waitAndResume(vm: LuaVm, calls: AsyncCalls, co: LuaState, request: Promise<Answer>, opts: DriveOptions, spent: Spent): Promise<number> {
+  opts.deadline ??= monotonicMs() + opts.timeoutMs;
+  for (;;) {
+    const answer = await calls.settle(request, opts.deadline);
+    const next = step(vm, calls, co, answer(co), opts, spent);
+    if (typeof next === 'number') return next;
+    request = next;
+  }
+}
+
+/** One resume: the result count if the function finished, or the request it is now waiting on. */
+function step(vm: LuaVm, calls: AsyncCalls, co: LuaState, nargs: number, opts: DriveOptions, spent: Spent): number | Promise<Answer> {
+  // Lua running time is measured only around resumes after a wait: before
+  // it, the guard's own wall-clock limit is the whole story.
+  const measured = opts.deadline !== undefined;
+  const budget: Budget =
+    spent.instructions === 0 && spent.luaMs === 0
+      ? opts.budget
+      : { instructions: Math.max(1, opts.budget.instructions - spent.instructions), wallMs: Math.max(1, opts.budget.wallMs - spent.luaMs) };
+  const t0 = measured ? monotonicMs() : 0;
+  opts.bind();
+  let result;
+  try {
+    result = vm.resume(co, nargs, budget);
+  } finally {
+    opts.unbind();
+    if (measured) spent.luaMs += monotonicMs() - t0;
+    spent.instructions += budget.instructions - Math.max(0, vm.instructionsLeft);
+  }
+  if (result.status === 'ok') return result.nresults;
+  const request = calls.take(co, result.nresults);
+  lua.lua_settop(co, 0);
+  if (request === undefined) {
+    throw new ScriptFault('runtime', 'attempt to yield from outside a coroutine (a callout may not call coroutine.yield itself)');
+  }
+  return request;
+}
