@@ -45,3 +45,10 @@ export { writeFileAtomic } from './persist/atomic-file.ts';
 export { parseSieve } from './sieve/parser.ts';
 export { SIEVE_PHASES, type SievePhase, type SieveScriptsOptions } from './sieve/config.ts';
 export { SieveParseError, SieveRuntimeError } from './sieve/errors.ts';
+
+// Cluster: the in-memory remote state is exported; the Redis side is started by
+// `moonwatch serve` and loaded only when a config has a cluster section, so
+// importing moonwatch never loads the Redis client.
+export { ClusterState, type ClusterFamilies } from './audit/cluster-state.ts';
+export type { ClusterConfig } from './config/cluster.ts';
+export type { ClusterSettings, ClusterStatus } from './cluster/node.ts';
