@@ -223,8 +223,13 @@ export class LuaVm {
       this.guard.exit();
     }
     // resume leaves the dead coroutine's frames in place, so its traceback is still there to read.
-    if (status === lua.LUA_OK || status === lua.LUA_YIELD) {
+    if ((status === lua.LUA_OK || status === lua.LUA_YIELD) && tripped === null) {
       return { status: status === lua.LUA_OK ? 'ok' : 'yield', nresults: lua.lua_gettop(co) };
+    }
+    if (status === lua.LUA_OK || status === lua.LUA_YIELD) {
+      // A pcall inside the script swallowed the trip: the callout still ran out of budget, as in call().
+      lua.lua_settop(co, 0);
+      throw this.fault('budget', tripped!, undefined);
     }
     const message = status === NATIVE_ERROR_UNHANDLED ? unhandledNativeError(co) : describeError(co, -1);
     lauxlib.luaL_traceback(this.L, co, null, 0);

@@ -215,8 +215,8 @@ describe('reload means the config too', () => {
     expect(after).toMatch(/^sessions: accepted=\d+ open=\d+/m);
     expect(after).toMatch(/^verdicts: .*reject=\d+/m);
     expect(after).toMatch(/^config loaded: \d{4}-\d\d-\d\dT/m);
-    const m = await httpGet(`http://127.0.0.1:${httpPort}/metrics`);
-    expect(m.body).toMatch(/^moonwatch_reloads_total\{result="ok"\} [1-9]/m);
+    // The counter moves when the reload call returns, a moment after the new generation went live.
+    await poll(async () => (/^moonwatch_reloads_total\{result="ok"\} [1-9]/m.test((await httpGet(`http://127.0.0.1:${httpPort}/metrics`)).body) ? true : undefined), 'reload counted');
   });
 
   it('keeps the running config and scripts when the new config is bad, reports it in status, and a later good reload clears it', async () => {

@@ -294,7 +294,7 @@ describe('checks on logs and prints', () => {
       - { printed: "hello one.test", count: 1 }
       - { printed: "/^hello /", count: 2 }
       - { printed: "phase decision", count: 0 }
-      - { log: "phase decision", level: info, count: 2 }
+      - { log: "phase decision", level: debug, count: 2 }
   - assert: { printed: "goodbye" }
 `);
     expect(r.failure?.step).toBe('step 3 (assert)');

@@ -88,6 +88,13 @@ function launch(port: number, dir: string, extra: string[]): ChildProcess {
   return child;
 }
 
+/** Whether the redis-server listening on the port is this child (INFO server names its pid). */
+function ownsPort(child: ChildProcess, port: number): boolean {
+  if (child.exitCode !== null || child.signalCode !== null) return false;
+  const info = spawnSync('redis-cli', ['-p', String(port), 'info', 'server'], { encoding: 'utf8', timeout: 5_000 }).stdout ?? '';
+  return info.includes(`process_id:${child.pid}`);
+}
+
 async function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   await new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -96,33 +103,47 @@ async function exited(child: ChildProcess): Promise<void> {
 /** One redis-server on a free loopback port. */
 export async function startRedis(extra: string[] = []): Promise<RedisProcess> {
   if (!redisAvailable()) throw new Error('redis-server is not installed: run `sh scripts/test-deps.sh` (the README test command does)');
-  const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'mw-redis-'));
-  let child = launch(port, dir, extra);
-  await waitForPort(port);
+  // A free port can be taken by another process between freePort() and the
+  // bind (tests run in parallel): only a port that answers with this child's
+  // own process id is ours; otherwise start again on another port.
+  let port = 0;
+  let child: ChildProcess | undefined;
+  for (let attempt = 0; child === undefined; attempt++) {
+    port = await freePort();
+    const c = launch(port, dir, extra);
+    await waitForPort(port);
+    if (ownsPort(c, port)) child = c;
+    else {
+      c.kill('SIGKILL');
+      await exited(c);
+      if (attempt >= 5) throw new Error('could not start redis-server on a free port after 6 attempts');
+    }
+  }
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
     dir,
     async kill() {
-      child.kill('SIGKILL');
-      await exited(child);
+      child!.kill('SIGKILL');
+      await exited(child!);
     },
     async restart() {
-      child.kill('SIGKILL');
-      await exited(child);
+      child!.kill('SIGKILL');
+      await exited(child!);
       child = launch(port, dir, extra);
       await waitForPort(port);
+      if (!ownsPort(child, port)) throw new Error(`redis-server could not take port ${port} back on restart`);
     },
     pause() {
-      child.kill('SIGSTOP');
+      child!.kill('SIGSTOP');
     },
     resume() {
-      child.kill('SIGCONT');
+      child!.kill('SIGCONT');
     },
     async stop() {
-      child.kill('SIGKILL');
-      await exited(child);
+      child!.kill('SIGKILL');
+      await exited(child!);
       rmSync(dir, { recursive: true, force: true });
     },
   };

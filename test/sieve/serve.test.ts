@@ -73,6 +73,8 @@ beforeAll(async () => {
       '    rcptto: [rcpt.siv]',
       'sink: { type: discard }',
       'limits: { max_connections: 2000, max_connections_per_ip: 2000 }',
+      // Every phase decision is logged at debug (info has only refusals and tarpits); the test counts them.
+      'log: { level: debug }',
     ].join('\n'),
   );
   proc = spawn(process.execPath, ['bin/moonwatch.js', 'serve', '--config', join(dir, 'moonwatch.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
