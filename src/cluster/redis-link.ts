@@ -115,7 +115,7 @@ export function openRedisLink(opts: RedisLinkOptions): RedisLink {
   const run: Send = async (key, args) => {
     sent++;
     try {
-      const r = await send(key, args);
+      const r = await withTimeout(send(key, args), opts.timeoutMs);
       setUp(true);
       return r;
     } catch (err) {
@@ -151,6 +151,20 @@ export function openRedisLink(opts: RedisLinkOptions): RedisLink {
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * Our own deadline on every command, on top of the client's: a hung server
+ * (SIGSTOP, a stalled network) must mark the link down within timeoutMs even
+ * when the client's timer does not fire (seen under vitest's worker pool). A
+ * dozen commands a second make a timer each cheap enough.
+ */
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Redis command timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
 }
 
 /** An error reply from Redis (the server answered): the link is up. */
