@@ -92,7 +92,7 @@ export async function startMoonwatch(policy: PolicyChoice, opts: MoonwatchOption
   writeFileSync(join(policies, 'five.lua'), FIVE_PHASES);
   writeFileSync(join(policies, 'noop.lua'), 'local m = {} function m:validate_connect() return 0 end msys.registerModule("noop", m)');
   if (opts.relaxed === true) {
-    for (const f of readdirSync(policies)) writeFileSync(join(policies, f), relax(readFileSync(join(policies, f), 'utf8')));
+    for (const f of readdirSync(policies)) if (f.endsWith('.lua')) writeFileSync(join(policies, f), relax(readFileSync(join(policies, f), 'utf8')));
   }
   const perIp = opts.maxConnectionsPerIp ?? 50;
   const config = parseConfig(
