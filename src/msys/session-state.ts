@@ -16,6 +16,8 @@ export interface SessionState {
   readonly localPort?: number;
   readonly listener?: string;
   readonly hostname: string;
+  /** The client's host name (XCLIENT NAME), for the decision log. */
+  readonly clientName?: string;
   ehlo?: string;
   readonly vctxConn: Map<string, string>;
   vctxMess: Map<string, string>;

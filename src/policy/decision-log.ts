@@ -44,7 +44,7 @@ export interface DecisionFacts {
 export function decisionFields(f: DecisionFacts): Record<string, unknown> {
   const v = f.verdict;
   const s = f.state;
-  const client = `unknown[${s.peerText}]`;
+  const client = `${s.clientName ?? 'unknown'}[${s.peerText}]`;
   const sender = s.message?.mailFrom;
   const action = v.action === 'continue' ? (v.tarpitMs > 0 ? 'tarpit' : 'continue') : v.action;
   const reply = v.code === undefined ? '' : `${v.code}${v.enhanced === undefined ? '' : ` ${v.enhanced}`}${v.text === undefined ? '' : ` ${v.text}`}`;

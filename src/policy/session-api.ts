@@ -20,6 +20,8 @@ export interface SessionOptions {
   readonly listener?: string;
   /** The hostname used in replies (`421 <host> ...`). */
   readonly hostname?: string;
+  /** The client's host name as the front knows it (XCLIENT NAME); absent: "unknown", as Postfix logs it. */
+  readonly clientName?: string;
 }
 
 /** The message as received after DATA, before policy. */

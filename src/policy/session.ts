@@ -75,6 +75,7 @@ export class Session implements PolicySession {
       ...(opts.local ? { localText: opts.local.address, localPort: opts.local.port } : {}),
       ...(opts.listener === undefined ? {} : { listener: opts.listener }),
       hostname: opts.hostname ?? env.hostname,
+      ...(opts.clientName === undefined ? {} : { clientName: opts.clientName }),
       vctxConn: new Map(),
       vctxMess: new Map(),
       disposition: emptyDisposition(),

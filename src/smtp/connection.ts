@@ -81,11 +81,13 @@ export class PolicyConnection extends DialogueConnection {
   /** Counts the connection and opens the gauge for the current remote address. */
   private openPolicy(): void {
     this.judged = true;
+    const clientName = this.heloClientName();
     this.policy = this.ctx.engine.openSession({
       remote: { address: this.remoteAddress, port: this.remotePort },
       local: { address: this.localAddress, port: this.localPort },
       listener: this.ctx.listenerId(),
       hostname: this.ctx.hostname,
+      ...(clientName === undefined ? {} : { clientName }),
     });
     this.sessionLog = undefined;
     this.sessionPeer = this.remoteAddress;

@@ -89,4 +89,15 @@ describe('the decision line', () => {
     expect(line).not.toHaveProperty('sender');
     expect(line).not.toHaveProperty('helo');
   });
+
+  it('names the client by the host name the front knows (XCLIENT NAME), as Postfix does', async () => {
+    const t = await testEngine({ scripts: { 'first.lua': FIRST } });
+    for (let i = 0; i < 3; i++) t.engine.openSession({ remote: { address: '192.0.2.9', port: 4000 + i } }).close('quit');
+    const s = t.engine.openSession({ remote: { address: '192.0.2.9', port: 4100 }, clientName: 'relay.sender.example' });
+    expect(await s.connect()).toMatchObject({ action: 'disconnect', code: 421 });
+    s.close('disconnect');
+    const line = t.records.find((l) => l.msg === 'phase decision' && l.verdict === 'disconnect')!;
+    expect(line.decision).toBe('disconnect: CONNECT from relay.sender.example[192.0.2.9]: 421 4.7.0 Slow down; module=first generation=1');
+    expect(line.client).toBe('relay.sender.example[192.0.2.9]');
+  });
 });
