@@ -6,6 +6,7 @@
 import { captureLogger } from '../log.ts';
 import { lua, to_jsstring, type LuaState } from '../lua/fengari.ts';
 import { LuaVm } from '../lua/vm.ts';
+import { tokenizeLua } from '../lua/lexer.ts';
 import { AuditStore } from '../audit/store.ts';
 import { ManualClock } from '../clock.ts';
 import { installMsys } from '../msys/install.ts';
@@ -85,49 +86,17 @@ function lineOf(text: string, index: number): number {
   return line;
 }
 
-/** Blanks comments and string literals, keeping newlines so line numbers hold. */
+/**
+ * Blanks comments and string literals, keeping newlines so line numbers hold.
+ * Token boundaries come from the one Lua tokenizer (src/lua/lexer.ts).
+ */
 export function stripCommentsAndStrings(src: string): string {
   let out = '';
-  let i = 0;
-  const blank = (s: string): string => s.replace(/[^\n]/g, ' ');
-  while (i < src.length) {
-    const c = src[i]!;
-    if (c === '-' && src[i + 1] === '-') {
-      const long = /^--\[(=*)\[/.exec(src.slice(i, i + 40));
-      if (long !== null) {
-        const close = `]${long[1]}]`;
-        const end = src.indexOf(close, i + long[0].length);
-        const stop = end < 0 ? src.length : end + close.length;
-        out += blank(src.slice(i, stop));
-        i = stop;
-        continue;
-      }
-      const nl = src.indexOf('\n', i);
-      const stop = nl < 0 ? src.length : nl;
-      out += blank(src.slice(i, stop));
-      i = stop;
-      continue;
-    }
-    if (c === '"' || c === "'") {
-      let j = i + 1;
-      while (j < src.length && src[j] !== c && src[j] !== '\n') j += src[j] === '\\' ? 2 : 1;
-      out += blank(src.slice(i, j + 1));
-      i = j + 1;
-      continue;
-    }
-    if (c === '[') {
-      const long = /^\[(=*)\[/.exec(src.slice(i, i + 40));
-      if (long !== null) {
-        const close = `]${long[1]}]`;
-        const end = src.indexOf(close, i + long[0].length);
-        const stop = end < 0 ? src.length : end + close.length;
-        out += blank(src.slice(i, stop));
-        i = stop;
-        continue;
-      }
-    }
-    out += c;
-    i++;
+  let at = 0;
+  for (const t of tokenizeLua(src)) {
+    if (t.kind !== 'comment' && t.kind !== 'string' && t.kind !== 'longString') continue;
+    out += src.slice(at, t.start) + src.slice(t.start, t.end).replace(/[^\n]/g, ' ');
+    at = t.end;
   }
-  return out;
+  return out + src.slice(at);
 }
