@@ -30,13 +30,19 @@ export function failure(code: string): Answer {
 export const TIMEOUT: Answer = failure('TIMEOUT');
 
 export class AsyncCalls {
-  private readonly pending = new Map<number, Promise<Answer>>();
-  private nextId = 1;
+  /**
+   * The request of the host call that suspended last, until the driver takes
+   * it. A suspending host call yields at once and the driver takes its request
+   * as soon as the resume returns, so there is never more than one.
+   */
+  private requested: Promise<Answer> | undefined;
   private readonly sentinelRef: number;
+  private readonly sentinel: unknown;
   private readonly watchdog = new Watchdog();
 
   constructor(L: LuaState) {
     lua.lua_createtable(L, 0, 0);
+    this.sentinel = lua.lua_topointer(L, -1);
     this.sentinelRef = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX) as number;
   }
 
@@ -62,68 +68,74 @@ export class AsyncCalls {
     } catch (err) {
       p = Promise.reject(err);
     }
-    const id = this.nextId++;
-    this.pending.set(id, p);
+    this.requested = p;
     this.pushSentinel(L);
-    lua.lua_pushnumber(L, id);
+    // lua/async.lua passes the pair up through the script's own coroutines.
+    lua.lua_pushboolean(L, true);
     return lua.lua_yield(L, 2) as number;
   }
 
   /** The request a thread yielded, or undefined if it yielded something else. */
   take(co: LuaState, nresults: number): Promise<Answer> | undefined {
-    if (nresults !== 2) return undefined;
-    this.pushSentinel(co);
-    const isSentinel = lua.lua_rawequal(co, -1, -3) as boolean;
-    lua.lua_pop(co, 1);
-    if (!isSentinel) return undefined;
-    const id = lua.lua_tonumber(co, -1) as number;
-    const p = this.pending.get(id);
-    this.pending.delete(id);
+    const p = this.requested;
+    this.requested = undefined;
+    if (nresults !== 2 || lua.lua_topointer(co, -2) !== this.sentinel) return undefined;
     return p;
   }
 
-  /** The answer, a failure if the work rejected, or TIMEOUT if `deadline` (monotonic ms) passes first. */
-  settle(request: Promise<Answer>, deadline: number): Promise<Answer> {
-    if (deadline <= monotonicMs()) return Promise.resolve(TIMEOUT);
-    return new Promise<Answer>((resolve) => {
-      const wait: Wait = { deadline, resolve, done: false };
-      const finish = (a: Answer) => {
-        if (wait.done) return;
-        wait.done = true;
-        this.watchdog.remove(wait);
-        resolve(a);
-      };
-      wait.resolve = finish;
-      this.watchdog.add(wait);
-      request.then(finish, (err: unknown) => finish(failure(errorMessage(err))));
-    });
+  /**
+   * Calls `done` once with the answer, a failure if the work rejected, or
+   * TIMEOUT if `deadline` (monotonic ms) passes first. One callback, not a
+   * promise per wait: a wait answered at once costs one microtask.
+   */
+  settle(request: Promise<Answer>, deadline: number, done: (a: Answer) => void): void {
+    const wait = new Wait(deadline, done);
+    this.watchdog.add(wait);
+    request.then(
+      (a) => this.watchdog.finish(wait, a),
+      (err: unknown) => this.watchdog.finish(wait, failure(errorMessage(err))),
+    );
   }
 }
 
-interface Wait {
-  readonly deadline: number;
-  resolve: (a: Answer) => void;
-  done: boolean;
+/** One wait for a host call's answer, linked into the watchdog's list while open. */
+class Wait {
+  prev: Wait | undefined;
+  next: Wait | undefined;
+  open = true;
+  constructor(
+    readonly deadline: number,
+    readonly done: (a: Answer) => void,
+  ) {}
 }
 
 /**
  * Times out waits past their phase deadline with one timer for all of them
  * (armed for the earliest deadline), instead of a timer per wait: a wait
- * answered at once then costs no timer at all.
+ * answered at once then costs no timer at all. Open waits form a linked list,
+ * so opening and closing one costs no hashing.
  */
 class Watchdog {
-  private readonly waits = new Set<Wait>();
+  private head: Wait | undefined;
   private timer: NodeJS.Timeout | undefined;
   private armedFor = Infinity;
 
   add(w: Wait): void {
-    this.waits.add(w);
+    w.next = this.head;
+    if (this.head !== undefined) this.head.prev = w;
+    this.head = w;
     if (w.deadline < this.armedFor) this.arm(w.deadline);
   }
 
-  /** The timer stays armed: the next wait most likely has a later deadline and reuses it. */
-  remove(w: Wait): void {
-    this.waits.delete(w);
+  /** The first answer wins; later ones (the work after a timeout) are dropped. The timer stays armed for the next wait. */
+  finish(w: Wait, a: Answer): void {
+    if (!w.open) return;
+    w.open = false;
+    if (w.prev !== undefined) w.prev.next = w.next;
+    else this.head = w.next;
+    if (w.next !== undefined) w.next.prev = w.prev;
+    w.prev = w.next = undefined;
+    w.done(a);
   }
 
   private arm(at: number): void {
@@ -138,10 +150,12 @@ class Watchdog {
     this.armedFor = Infinity;
     const now = monotonicMs();
     let next = Infinity;
-    for (const w of [...this.waits]) {
-      if (w.deadline <= now) w.resolve(TIMEOUT);
-      else next = Math.min(next, w.deadline);
+    const due: Wait[] = [];
+    for (let w = this.head; w !== undefined; w = w.next) {
+      if (w.deadline <= now) due.push(w);
+      else if (w.deadline < next) next = w.deadline;
     }
+    for (const w of due) this.finish(w, TIMEOUT);
     if (next !== Infinity) this.arm(next);
   }
 }
@@ -176,17 +190,33 @@ export interface Spent {
  */
 export function drive(vm: LuaVm, calls: AsyncCalls, co: LuaState, nargs: number, opts: DriveOptions, spent: Spent): number | Promise<number> {
   const first = step(vm, calls, co, nargs, opts, spent);
-  return typeof first === 'number' ? first : waitAndResume(vm, calls, co, first, opts, spent);
-}
-
-async function waitAndResume(vm: LuaVm, calls: AsyncCalls, co: LuaState, request: Promise<Answer>, opts: DriveOptions, spent: Spent): Promise<number> {
-  opts.deadline ??= monotonicMs() + opts.timeoutMs;
-  for (;;) {
-    const answer = await calls.settle(request, opts.deadline);
-    const next = step(vm, calls, co, answer(co), opts, spent);
-    if (typeof next === 'number') return next;
-    request = next;
-  }
+  if (typeof first === 'number') return first;
+  return new Promise<number>((resolve, reject) => {
+    const resumeWith = (answer: Answer): void => {
+      let next: number | Promise<Answer>;
+      try {
+        next = step(vm, calls, co, answer(co), opts, spent);
+      } catch (err) {
+        reject(err);
+        return;
+      }
+      if (typeof next === 'number') resolve(next);
+      else wait(next);
+    };
+    const wait = (request: Promise<Answer>): void => {
+      if (opts.deadline === undefined) {
+        // The phase clock starts at its first wait, so this deadline is still ahead.
+        opts.deadline = monotonicMs() + opts.timeoutMs;
+      } else if (opts.deadline <= monotonicMs()) {
+        // Too late to wait: the work's answer (or failure) is dropped, never left unhandled.
+        request.catch(() => undefined);
+        queueMicrotask(() => resumeWith(TIMEOUT));
+        return;
+      }
+      calls.settle(request, opts.deadline, resumeWith);
+    };
+    wait(first);
+  });
 }
 
 /** One resume: the result count if the function finished, or the request it is now waiting on. */

@@ -357,13 +357,24 @@ export class Generation {
       },
     };
     const result = this.continuePhase(run, 0);
-    if (running.deferred.length === 0 && !(result instanceof Promise)) return result;
     const start = () => {
       if (running.deferred.length > 0) this.runner.startDeferred(running, bindFor, this.unbind, session.log);
     };
-    if (result instanceof Promise) return result.finally(start);
-    start();
-    return result;
+    if (!(result instanceof Promise)) {
+      start();
+      return result;
+    }
+    // Deferred runInPool jobs start once the phase is over, however it ended.
+    return result.then(
+      (r) => {
+        start();
+        return r;
+      },
+      (err: unknown) => {
+        start();
+        throw err;
+      },
+    );
   }
 
   private readonly unbind = (): void => {

@@ -238,9 +238,12 @@ export class Session implements PolicySession {
     let result = this.gen.runPhaseAsync(this.lua, spec, str);
     if (result instanceof Promise) {
       // The phase waits (DNS, sleep): close() must not free the session under it.
-      const run = result;
-      this.inflight = run;
-      result = await run.finally(() => (this.inflight = undefined));
+      this.inflight = result;
+      try {
+        result = await result;
+      } finally {
+        this.inflight = undefined;
+      }
     }
     if (this.gen.overRetained) this.env.onOverRetained?.(this.gen);
     let verdict: Verdict;

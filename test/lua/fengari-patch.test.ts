@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { FENGARI_VERSION, FengariUnsupportedError, loadPatchedFengari, patchSource } from '../../src/lua/fengari-patch.ts';
+import { FENGARI_VERSION, FengariUnsupportedError, loadPatchedFengari, PATCHES, patchSource } from '../../src/lua/fengari-patch.ts';
 import { fengariPatchReport, lua, to_luastring } from '../../src/lua/fengari.ts';
 import { makeVm, thrown } from './helpers.ts';
 
@@ -21,9 +21,11 @@ describe('fengari source patches', () => {
       'lapi.js: pop stack slots by assignment, not delete',
       'ldebug.js: pop stack slots by assignment, not delete',
       'ldo.js: pop stack slots by assignment, not delete',
+      'ldo.js: yield without throwing from a JS function the interpreter called directly',
       'llex.js: the lexer counts its tokens as steps',
       'lobject.js: constant folding and lua_arith widen to float like the VM',
       'lparser.js: pop stack slots by assignment, not delete',
+      'lstate.js: yield without throwing: the thread records its nCcalls at resume',
       'lstring.js: string allocation is metered',
       'lstring.js: string table keys: one latin1 character per byte',
       'lstrlib.js: pattern matching counts its steps',
@@ -32,6 +34,7 @@ describe('fengari source patches', () => {
       'luaconf.js: configuration fixed in the source, not read from FENGARICONF',
       'lvm.js: integer arithmetic widens to float instead of wrapping at 32 bits',
       'lvm.js: pop stack slots by assignment, not delete',
+      'lvm.js: yield without throwing: the interpreter returns when a JS function it called yielded',
     ]);
   });
 
@@ -43,6 +46,47 @@ describe('fengari source patches', () => {
   it('keeps string keys whose hex digits run together apart (unpatched fengari maps "\\1#" and "\\18\\3" to one slot)', () => {
     const { run } = makeVm();
     expect(run('local t = {} t["\\1#"] = "a" t["\\18\\3"] = "b" return t["\\1#"], t["\\18\\3"]')).toEqual(['a', 'b']);
+  });
+
+  // Coroutine shapes whose yield returns up the stack (called straight from the
+  // interpreter, in a call or a tail call) and shapes that still throw (inside
+  // pcall, a metamethod, a for-in iterator, a JS-called function), with values
+  // passed both ways and errors after a resume.
+  const YIELD_SHAPES = `
+      local log = {}
+      local function direct(x) local a, b = coroutine.yield(x, x + 1) return a + b end
+      local function tail(x) return coroutine.yield(x * 10) end
+      local mt = { __index = function(_, k) return coroutine.yield("index:" .. k) end }
+      local co = coroutine.wrap(function(start)
+        log[#log + 1] = direct(start)
+        log[#log + 1] = tail(start)
+        log[#log + 1] = select(2, pcall(function() return coroutine.yield("in pcall") end))
+        log[#log + 1] = setmetatable({}, mt).key
+        for v in function(_, last) if last == nil then return coroutine.yield("iter") end end do log[#log + 1] = v end
+        local ok, err = pcall(function() coroutine.yield("before error") error("late", 0) end)
+        log[#log + 1] = tostring(ok) .. ":" .. err
+        return "end"
+      end)
+      local seen = {}
+      local function add(...) seen[#seen + 1] = table.concat({...}, ",") end
+      add(co(1)) add(co(2, 3)) add(co("t")) add(co("p")) add(co("m")) add(co("i")) add(co()) 
+      return table.concat(seen, "|"), table.concat(log, "|")`;
+
+  it('passes values through every kind of coroutine yield, returned or thrown', () => {
+    const { run } = makeVm();
+    expect(run(YIELD_SHAPES)).toEqual(['1,2|10|in pcall|index:key|iter|before error|end', '5|t|p|m|i|false:late']);
+  });
+
+  it('yields by throwing when the interpreter file is unpatched (patches apply file by file)', () => {
+    const req = createRequire(import.meta.url);
+    const partial = PATCHES.filter((p) => !(p.file === 'lvm.js' && p.what.startsWith('yield')));
+    const { exports, report } = loadPatchedFengari(req, partial);
+    expect(report.applied).toContain('ldo.js: yield without throwing from a JS function the interpreter called directly');
+    const f = exports as typeof import('fengari');
+    const L = f.lauxlib.luaL_newstate();
+    f.lualib.luaL_openlibs(L);
+    expect(f.lauxlib.luaL_dostring(L, f.to_luastring(YIELD_SHAPES))).toBe(f.lua.LUA_OK);
+    expect([f.lua.lua_tojsstring(L, -2), f.lua.lua_tojsstring(L, -1)]).toEqual(['1,2|10|in pcall|index:key|iter|before error|end', '5|t|p|m|i|false:late']);
   });
 
   it('still pops the stack correctly through calls, varargs, errors and metamethods', () => {
@@ -74,7 +118,10 @@ describe('fengari source patches', () => {
     expect(result.source).toBe(source);
     expect(result.applied).toEqual([]);
     expect(result.failed).toEqual([]);
-    expect(result.skipped).toEqual(['ldo.js: pop stack slots by assignment, not delete (found 1, expected 5)']);
+    expect(result.skipped).toEqual([
+      'ldo.js: pop stack slots by assignment, not delete (found 1, expected 5)',
+      'ldo.js: yield without throwing from a JS function the interpreter called directly (found 0, expected 1)',
+    ]);
     expect(patchSource('lauxlib.js', source)).toEqual({ source, applied: [], skipped: [], failed: [] });
   });
 });
