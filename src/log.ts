@@ -19,10 +19,48 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   if (opts.pretty) {
     return pino({ level, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:standard' } } });
   }
+  const out = new TurnBufferedStdout();
   if (opts.iso === true) {
-    return pino({ level, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } });
+    return pino({ level, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } }, out);
   }
-  return pino({ level });
+  return pino({ level }, out);
+}
+
+/**
+ * Standard output for the JSON log, written once per event-loop turn rather
+ * than once per line. At a thousand sessions a second, a write() per line cost
+ * more than building the lines (about 20 µs a write on the benchmark VM); the
+ * lines of one turn now go out in one write before the loop next waits, so
+ * nothing lingers in the buffer while the server is idle. `logger.flush()`
+ * writes what is pending at once (before exit). The writes themselves are
+ * pino's synchronous destination, which retries a full pipe.
+ */
+class TurnBufferedStdout {
+  private readonly dest = pino.destination({ dest: 1, sync: true });
+  private pending: string[] = [];
+  private scheduled = false;
+  private readonly flushNow = (): void => {
+    this.scheduled = false;
+    if (this.pending.length === 0) return;
+    const text = this.pending.length === 1 ? this.pending[0]! : this.pending.join('');
+    this.pending = [];
+    this.dest.write(text);
+  };
+
+  write(line: string): boolean {
+    this.pending.push(line);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flushNow);
+    }
+    return true;
+  }
+
+  /** Called by pino's logger.flush(). */
+  flush(cb?: (err?: Error) => void): void {
+    this.flushNow();
+    cb?.();
+  }
 }
 
 /** A parsed pino line. */

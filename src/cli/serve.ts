@@ -95,6 +95,9 @@ export async function runServe(argv: readonly string[], io: ServeIo = processIo)
     logger.fatal({ err: errorMessage(err), code: isMoonwatchError(err) ? err.code : undefined, ...faultPosition(err) }, 'moonwatch could not start');
     io.stderr.write(`moonwatch serve: could not start: ${errorMessage(err)}\n`);
     return 1;
+  } finally {
+    // The log is written once per event-loop turn: the last lines go out before the process exits.
+    logger.flush();
   }
 }
 

@@ -5,12 +5,13 @@
  * tracked addresses, series keys) are read from their owners at scrape time.
  * docs/operations.md lists every name.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { AuditStore } from '../audit/store.ts';
 import type { PhaseName } from '../policy/phases.ts';
 import type { PolicyObserver } from '../policy/observer.ts';
 import type { Verdict } from '../policy/verdict.ts';
 import type { Sink } from '../smtp/sink.ts';
+import { PhaseHistogram } from './phase-histogram.ts';
 
 export interface MetricsSources {
   readonly store: AuditStore;
@@ -24,7 +25,7 @@ export class ServerMetrics implements PolicyObserver {
   readonly registry = new Registry();
   readonly verdicts: Counter<'phase' | 'module' | 'code_class'>;
   readonly faults: Counter<'phase' | 'module'>;
-  readonly phaseDuration: Histogram<'phase'>;
+  readonly phaseDuration: PhaseHistogram;
   readonly reloads: Counter<'result'>;
   readonly tarpitSeconds: Counter;
   readonly sinkErrors: Counter<'sink'>;
@@ -50,15 +51,24 @@ export class ServerMetrics implements PolicyObserver {
         this.set(sources.sessions().open);
       },
     });
-    this.verdicts = new Counter({ name: 'moonwatch_verdicts_total', help: 'Phase verdicts by phase, deciding module ("-": none) and reply code class (2xx when the session continued)', labelNames: ['phase', 'module', 'code_class'], registers: [r] });
-    this.faults = new Counter({ name: 'moonwatch_script_faults_total', help: 'Script faults (runtime errors, budget exceeded) by phase and module', labelNames: ['phase', 'module'], registers: [r] });
-    this.phaseDuration = new Histogram({
-      name: 'moonwatch_phase_duration_seconds',
-      help: 'Time the scripts of one phase took',
-      labelNames: ['phase'],
-      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+    // Verdicts are tallied in a plain map per phase (prom-client hashes the label set on every
+    // inc()); the counter is set from the tallies when scraped.
+    const tallies = this.verdictTallies;
+    this.verdicts = new Counter({
+      name: 'moonwatch_verdicts_total',
+      help: 'Phase verdicts by phase, deciding module ("-": none) and reply code class (2xx when the session continued)',
+      labelNames: ['phase', 'module', 'code_class'],
       registers: [r],
+      collect() {
+        this.reset();
+        for (const [phase, byModule] of tallies) {
+          for (const [module, byClass] of byModule) byClass.forEach((n, cls) => this.inc({ phase, module, code_class: `${cls}xx` }, n));
+        }
+      },
     });
+    this.faults = new Counter({ name: 'moonwatch_script_faults_total', help: 'Script faults (runtime errors, budget exceeded) by phase and module', labelNames: ['phase', 'module'], registers: [r] });
+    this.phaseDuration = new PhaseHistogram('moonwatch_phase_duration_seconds', 'Time the scripts of one phase took', [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1]);
+    r.registerMetric(this.phaseDuration.asMetric());
     this.reloads = new Counter({ name: 'moonwatch_reloads_total', help: 'Reloads of config and scripts by result (ok, failed)', labelNames: ['result'], registers: [r] });
     this.tarpitSeconds = new Counter({ name: 'moonwatch_tarpit_seconds_total', help: 'Seconds of tarpit delay the policies asked for', registers: [r] });
     this.sinkErrors = new Counter({ name: 'moonwatch_sink_errors_total', help: 'Messages the sink did not accept, by sink type', labelNames: ['sink'], registers: [r] });
@@ -115,26 +125,20 @@ export class ServerMetrics implements PolicyObserver {
   phase(phase: PhaseName, verdict: Verdict, module: string | undefined, durationMs: number): void {
     const code = verdict.code;
     const cls = code === undefined ? 2 : Math.floor(code / 100);
-    this.verdictChild(phase, module ?? '-', cls).inc();
-    let timer = this.durationChildren.get(phase);
-    if (timer === undefined) this.durationChildren.set(phase, (timer = this.phaseDuration.labels({ phase })));
-    timer.observe(durationMs / 1000);
+    let byModule = this.verdictTallies.get(phase);
+    if (byModule === undefined) this.verdictTallies.set(phase, (byModule = new Map()));
+    const name = module ?? '-';
+    let byClass = byModule.get(name);
+    if (byClass === undefined) byModule.set(name, (byClass = []));
+    byClass[cls] = (byClass[cls] ?? 0) + 1;
+    this.phaseDuration.observe(phase, durationMs / 1000);
     if (verdict.tarpitMs > 0) this.tarpitSeconds.inc(verdict.tarpitMs / 1000);
     const action = verdict.action === 'continue' && verdict.tarpitMs > 0 ? 'tarpit' : verdict.action;
     this.verdictTotals.set(action, (this.verdictTotals.get(action) ?? 0) + 1);
   }
 
-  // Labelled children cached by phase, module and code class: counting a verdict allocates nothing once warm.
-  private readonly verdictChildren = new Map<string, Map<string, { inc(): void }[]>>();
-  private readonly durationChildren = new Map<string, { observe(v: number): void }>();
-
-  private verdictChild(phase: string, module: string, cls: number): { inc(): void } {
-    let byModule = this.verdictChildren.get(phase);
-    if (byModule === undefined) this.verdictChildren.set(phase, (byModule = new Map()));
-    let byClass = byModule.get(module);
-    if (byClass === undefined) byModule.set(module, (byClass = []));
-    return (byClass[cls] ??= this.verdicts.labels({ phase, module, code_class: `${cls}xx` }));
-  }
+  /** Verdicts since start: phase → deciding module → count per reply code class (index 2 = 2xx). */
+  private readonly verdictTallies = new Map<string, Map<string, number[]>>();
 
   fault(phase: PhaseName, module: string): void {
     this.faults.inc({ phase, module });

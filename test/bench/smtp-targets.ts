@@ -2,8 +2,9 @@
  * The servers the SMTP benchmarks drive: plain smtp-server accepting
  * everything (the baseline), and moonwatch with the lean five-phase policy or
  * the six example policies plus a probe module. Shared by smtp.bench.ts (which
- * runs each in its own process, test/bench/smtp-server-child.ts),
- * scripts/smtp-elu.ts and harness.bench.ts.
+ * runs each as a process of its own: `moonwatch serve` on the config written
+ * by writeMoonwatchSetup(), and test/bench/plain-server.mjs), scripts/smtp-elu.ts
+ * and harness.bench.ts (which start them in-process).
  */
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,6 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { SMTPServer, type SMTPServerDataStream } from 'smtp-server';
 import { AuditStore } from '../../src/audit/store.ts';
 import { SystemClock } from '../../src/clock.ts';
 import { parseConfig } from '../../src/config/load.ts';
@@ -84,7 +84,8 @@ function relax(lua: string): string {
   return lua.replace(THRESHOLD_NAMES, '$11e12').replace(/> \d+ then/g, '> 1e12 then');
 }
 
-export async function startMoonwatch(policy: PolicyChoice, opts: MoonwatchOptions = {}): Promise<Target> {
+/** A scripts directory and config file for moonwatch with `policy`, in a fresh temporary directory. */
+export function writeMoonwatchSetup(policy: PolicyChoice, opts: MoonwatchOptions & { readonly listen?: string } = {}): { dir: string; configFile: string } {
   const dir = mkdtempSync(join(tmpdir(), 'mw-bench-'));
   const policies = join(dir, 'policies');
   cpSync('examples/policies', policies, { recursive: true });
@@ -95,9 +96,11 @@ export async function startMoonwatch(policy: PolicyChoice, opts: MoonwatchOption
     for (const f of readdirSync(policies)) if (f.endsWith('.lua')) writeFileSync(join(policies, f), relax(readFileSync(join(policies, f), 'utf8')));
   }
   const perIp = opts.maxConnectionsPerIp ?? 50;
-  const config = parseConfig(
+  const configFile = join(dir, 'moonwatch.yaml');
+  writeFileSync(
+    configFile,
     [
-      'listen: ["127.0.0.1:0"]',
+      `listen: ["${opts.listen ?? '127.0.0.1:0'}"]`,
       'hostname: mx.example.test',
       'inbound_audit: { monitors: ["60,10", "300,6"] }',
       'scripts:',
@@ -105,9 +108,17 @@ export async function startMoonwatch(policy: PolicyChoice, opts: MoonwatchOption
       `  modules: [${MODULES[policy]}]`,
       '  hot_reload: false',
       `limits: { max_connections: ${Math.max(5000, perIp)}, max_connections_per_ip: ${perIp}${opts.greetingDelayMs === undefined ? '' : `, greeting_delay_ms: ${opts.greetingDelayMs}`} }`,
+      `log: { level: ${opts.logLevel ?? 'warn'} }`,
+      '',
     ].join('\n'),
-    join(dir, 'moonwatch.yaml'),
   );
+  return { dir, configFile };
+}
+
+/** moonwatch in this process, from the TypeScript sources (scripts/smtp-elu.ts, harness.bench.ts). */
+export async function startMoonwatch(policy: PolicyChoice, opts: MoonwatchOptions = {}): Promise<Target> {
+  const { dir, configFile } = writeMoonwatchSetup(policy, opts);
+  const config = parseConfig(readFileSync(configFile, 'utf8'), configFile);
   // warn: nothing per session, thrown away. info: the shipped logger (pino, JSON lines on stdout).
   const logger: Logger = opts.logLevel === 'info' ? createLogger({ level: 'info' }) : pino({ level: 'warn' }, new Writable({ write: (_c, _e, cb) => cb() }));
   const clock = new SystemClock();
@@ -124,25 +135,10 @@ export async function startMoonwatch(policy: PolicyChoice, opts: MoonwatchOption
   };
 }
 
+/** Plain smtp-server accepting everything (test/bench/plain-server.mjs, the one definition of the baseline). */
 export async function startPlain(): Promise<Target> {
-  const server = new SMTPServer({
-    name: 'mx.example.test',
-    disabledCommands: ['AUTH', 'STARTTLS'],
-    hideSTARTTLS: true,
-    authOptional: true,
-    disableReverseLookup: true,
-    logger: false,
-    onData(stream: SMTPServerDataStream, _session, cb) {
-      stream.on('data', () => undefined);
-      stream.on('end', () => cb());
-    },
-  });
-  server.on('error', () => undefined);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return {
-    port: (server.server.address() as { port: number }).port,
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
+  const plain = (await import(String(new URL('./plain-server.mjs', import.meta.url)))) as { startPlain(): Promise<Target> };
+  return plain.startPlain();
 }
 
 let nextAddress = 0;

@@ -11,9 +11,12 @@
  * (test/smtp/lib/load-client.ts), which costs about as much CPU as the server
  * and so understates every server's rate.
  *
- * Each server runs in a process of its own (test/bench/smtp-server-child.ts):
- * its CPU time — every thread, from /proc/<pid>/stat — is what it spent on the
- * sessions of a window and nothing else. Servers: plain smtp-server;
+ * Each server runs in a process of its own — moonwatch as `moonwatch serve`
+ * from the compiled build (dist/, what `npm start` and the installed package
+ * run; `npm run bench` builds it first), plain smtp-server from
+ * test/bench/plain-server.mjs — so its CPU time (every thread, from
+ * /proc/<pid>/stat) is what it spent on the sessions of a window and nothing
+ * else. Servers: plain smtp-server;
  * moonwatch with the lean five-phase policy; moonwatch with the six example
  * policies plus a probe module (at `log.level: warn`, and again at `info` as
  * shipped, logging to stdout → /dev/null). Every policy threshold is raised so
@@ -27,11 +30,12 @@
  * clients — that is part of what the 50-client figures show.
  */
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { median, result, type BenchResult } from './lib.ts';
-import { load } from './smtp-targets.ts';
+import { freePort, waitForPort } from '../helpers/redis-server.ts';
+import { load, writeMoonwatchSetup, type PolicyChoice } from './smtp-targets.ts';
 
 export { load, startMoonwatch, startPlain, type PolicyChoice, type Target } from './smtp-targets.ts';
 
@@ -39,8 +43,9 @@ type Kind = 'plain' | 'five' | 'examples' | 'examples-info' | 'five@before' | 'e
 /**
  * SMTP_BENCH_BEFORE=DIR: also run the five-phase and example servers from
  * another checkout (e.g. `git archive <commit> | tar -x -C DIR`, node_modules
- * linked), interleaved with the others, to measure a change before/after in
- * the same run. The child script and its helpers are copied there.
+ * linked, `npm run build` run there), interleaved with the others, to measure
+ * a change before/after in the same run. Both run the scripts and config this
+ * checkout writes.
  */
 const BEFORE = process.env['SMTP_BENCH_BEFORE'];
 const KINDS: readonly Kind[] = [
@@ -72,22 +77,40 @@ interface Server {
   readonly child: ChildProcess;
   readonly port: number;
   readonly pid: number;
+  /** moonwatch's scripts and config, removed when it stops. */
+  readonly dir?: string;
 }
 
+/**
+ * Starts one server. moonwatch runs as operators run it: `moonwatch serve` from
+ * the compiled build in dist/ (what `npm start` and the installed package run).
+ * The TypeScript sources under tsx cost more per session (tsx keeps function
+ * names by wrapping every closure it makes), so they are not what is measured.
+ */
 async function startServer(kind: Kind, devnull: number): Promise<Server> {
-  let entry = fileURLToPath(new URL('./smtp-server-child.ts', import.meta.url));
-  let cwd = process.cwd();
-  if (kind.endsWith('@before')) {
-    cwd = BEFORE!;
-    for (const f of ['smtp-server-child.ts', 'smtp-targets.ts', 'policies.ts']) copyFileSync(fileURLToPath(new URL(`./${f}`, import.meta.url)), join(cwd, 'test', 'bench', f));
-    entry = join(cwd, 'test', 'bench', 'smtp-server-child.ts');
-  }
+  const root = kind.endsWith('@before') ? BEFORE! : process.cwd();
+  if (kind === 'plain') return forkPlain(kind, devnull);
+  requireCurrentBuild(root);
   const [what, level] = kind === 'examples-info' ? ['examples', 'info'] : [kind.replace('@before', '').replace('+greet100', ''), 'warn'];
-  const child = fork(entry, [what, level, ...(kind === 'five+greet100' ? ['100'] : [])], {
-    cwd,
-    execArgv: ['--max-semi-space-size=32', '--import', 'tsx'],
-    stdio: ['ignore', devnull, 'inherit', 'ipc'],
+  const port = await freePort();
+  const { dir, configFile } = writeMoonwatchSetup(what as PolicyChoice, {
+    relaxed: true,
+    logLevel: level as 'warn' | 'info',
+    maxConnectionsPerIp: 100_000,
+    listen: `127.0.0.1:${port}`,
+    ...(kind === 'five+greet100' ? { greetingDelayMs: 100 } : {}),
   });
+  const child = spawn(process.execPath, ['--max-semi-space-size=32', join(root, 'bin', 'moonwatch.js'), 'serve', '--config', configFile], {
+    cwd: root,
+    stdio: ['ignore', devnull, 'inherit'],
+  });
+  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`bench server ${kind} exited with ${code}`))));
+  await Promise.race([waitForPort(port, 30_000), exited]);
+  return { kind, child, port, pid: child.pid!, dir };
+}
+
+async function forkPlain(kind: Kind, devnull: number): Promise<Server> {
+  const child = fork(fileURLToPath(new URL('./plain-server.mjs', import.meta.url)), [], { execArgv: ['--max-semi-space-size=32'], stdio: ['ignore', devnull, 'inherit', 'ipc'] });
   const { port, pid } = await new Promise<{ port: number; pid: number }>((resolve, reject) => {
     child.once('message', (m) => resolve(m as { port: number; pid: number }));
     child.once('exit', (code) => reject(new Error(`bench server ${kind} exited with ${code}`)));
@@ -95,10 +118,21 @@ async function startServer(kind: Kind, devnull: number): Promise<Server> {
   return { kind, child, port, pid };
 }
 
+/** bin/moonwatch.js falls back to the sources when dist/ is older than src/: that would measure tsx, not moonwatch. */
+function requireCurrentBuild(root: string): void {
+  const built = join(root, 'dist', 'cli', 'main.js');
+  const stale = !existsSync(built) || readdirSync(join(root, 'src'), { recursive: true }).some((f) => String(f).endsWith('.ts') && statSync(join(root, 'src', String(f))).mtimeMs > statSync(built).mtimeMs);
+  if (stale) throw new Error(`smtp bench: ${join(root, 'dist')} is missing or older than src/: run npm run build there first (npm run bench does)`);
+}
+
 function stopServer(s: Server): Promise<void> {
   return new Promise((resolve) => {
-    s.child.once('exit', () => resolve());
-    s.child.send('stop');
+    s.child.once('exit', () => {
+      if (s.dir !== undefined) rmSync(s.dir, { recursive: true, force: true });
+      resolve();
+    });
+    if (s.kind === 'plain') s.child.send('stop');
+    else s.child.kill('SIGTERM');
   });
 }
 

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { FENGARI_VERSION, FengariUnsupportedError, loadPatchedFengari, PATCHES, patchSource } from '../../src/lua/fengari-patch.ts';
 import { fengariPatchReport, lua, to_luastring } from '../../src/lua/fengari.ts';
+import type { Lauxlib, LuaApi, Lualib } from '../../src/lua/fengari-types.ts';
 import { makeVm, thrown } from './helpers.ts';
 
 describe('fengari source patches', () => {
@@ -82,10 +83,11 @@ describe('fengari source patches', () => {
     const partial = PATCHES.filter((p) => !(p.file === 'lvm.js' && p.what.startsWith('yield')));
     const { exports, report } = loadPatchedFengari(req, partial);
     expect(report.applied).toContain('ldo.js: yield without throwing from a JS function the interpreter called directly');
-    const f = exports as typeof import('fengari');
+    const f = exports as { lua: LuaApi; lauxlib: Lauxlib; lualib: Lualib; to_luastring: (s: string) => Uint8Array };
     const L = f.lauxlib.luaL_newstate();
     f.lualib.luaL_openlibs(L);
-    expect(f.lauxlib.luaL_dostring(L, f.to_luastring(YIELD_SHAPES))).toBe(f.lua.LUA_OK);
+    expect(f.lauxlib.luaL_loadstring(L, f.to_luastring(YIELD_SHAPES))).toBe(f.lua.LUA_OK);
+    expect(f.lua.lua_pcall(L, 0, 2, 0)).toBe(f.lua.LUA_OK);
     expect([f.lua.lua_tojsstring(L, -2), f.lua.lua_tojsstring(L, -1)]).toEqual(['1,2|10|in pcall|index:key|iter|before error|end', '5|t|p|m|i|false:late']);
   });
 
