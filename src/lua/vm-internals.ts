@@ -15,6 +15,7 @@
  * production.
  */
 import type { LuaState } from './fengari-types.ts';
+import { lua } from './fengari.ts';
 
 /** The fields of a thread that call() puts back after a half-finished unwinding. */
 export interface ThreadSnapshot {
@@ -74,6 +75,40 @@ export function currentFrame(L: LuaState): unknown {
 }
 
 /**
+ * A Lua value the host keeps a hold of. Fengari's tables, functions and
+ * userdata are JS objects, so a JS reference keeps one alive as surely as a
+ * registry slot does, and pushing it back is one store instead of a registry
+ * lookup (an integer-keyed Map that every session's refs churn). For values a
+ * host object owns and pushes often: a session's ac/vctx/msg, each module's
+ * per-session self, callout functions, userdata metatables.
+ */
+export interface HeldValue {
+  readonly type: number;
+  readonly value: unknown;
+}
+
+interface StackFields {
+  stack: (TValueLike | undefined)[];
+  top: number;
+}
+
+/** Holds the value on top of L's stack (it stays there). */
+export function holdTop(L: LuaState): HeldValue {
+  const t = L as unknown as StackFields;
+  const tv = t.stack[t.top - 1]!;
+  return { type: tv.type, value: tv.value };
+}
+
+/** Pushes a held value: a nil is pushed the public way, then given the held type and value. */
+export function pushHeld(L: LuaState, h: HeldValue): void {
+  lua.lua_pushnil(L);
+  const t = L as unknown as StackFields;
+  const tv = t.stack[t.top - 1]!;
+  tv.type = h.type;
+  tv.value = h.value;
+}
+
+/**
  * Makes the next error on L skip the xpcall message handler. A budget error
  * raised from inside the count hook would otherwise run the handler with hooks
  * off (luaD_hook clears allowhook while a hook runs), so a handler that loops
@@ -100,6 +135,11 @@ export function checkInternalsShape(L: LuaState): void {
     if (NUMERIC_FIELDS.has(f) && typeof t[f] !== 'number') throw new Error(`fengari internals changed: lua_State.${f} is not a number`);
   }
   if (typeof t['ci'] !== 'object' || t['ci'] === null) throw new Error("fengari internals changed: lua_State.ci is not a CallInfo");
+  if (!Array.isArray(t['stack']) || typeof t['top'] !== 'number') throw new Error('fengari internals changed: lua_State has no stack array and top index');
+  lua.lua_pushboolean(L, true);
+  const held = holdTop(L);
+  lua.lua_pop(L, 1);
+  if (held.type !== lua.LUA_TBOOLEAN || held.value !== true) throw new Error('fengari internals changed: stack slots are not { type, value } pairs');
   const g = t['l_G'] as Record<string, unknown> | undefined;
   if (typeof g !== 'object' || g === null || g['mainthread'] !== L) {
     throw new Error("fengari internals changed: lua_State.l_G is not the global state whose mainthread is the state");

@@ -1,4 +1,5 @@
-import { lua, lauxlib, type LuaState } from '../lua/fengari.ts';
+import { lua, type LuaState } from '../lua/fengari.ts';
+import { holdTop, pushHeld, type HeldValue } from '../lua/vm-internals.ts';
 import type { MessageState, SessionState } from './session-state.ts';
 import type { SockAddr } from './sockaddr.ts';
 import type { MsysTypes } from './types.ts';
@@ -12,18 +13,18 @@ export interface MessageRef {
 /**
  * The Lua objects of one session in one VM: ac, vctx, and msg per transaction,
  * created once and reused by every callout (so `ac` is the same value in every
- * phase, as scripts that use it as a table key expect), freed at close.
+ * phase, as scripts that use it as a table key expect). They are held from
+ * here (lua/vm-internals.ts): nothing to free at close but the references.
  */
 export class SessionObjects {
-  private acRef = lua.LUA_NOREF as number;
-  private vctxRef = lua.LUA_NOREF as number;
-  private msgRef = lua.LUA_NOREF as number;
-  private remoteAddrRef = lua.LUA_NOREF as number;
+  private ac: HeldValue | undefined;
+  private vctx: HeldValue | undefined;
+  private msg: HeldValue | undefined;
+  private remoteAddrValue: HeldValue | undefined;
   private msgFor: MessageState | null = null;
   readonly remoteAddr: SockAddr;
 
   constructor(
-    private readonly L: LuaState,
     private readonly types: MsysTypes,
     readonly state: SessionState,
   ) {
@@ -31,16 +32,16 @@ export class SessionObjects {
   }
 
   pushAc(L: LuaState): void {
-    this.acRef = this.pushCached(L, this.acRef, () => this.types.ac.push(L, this));
+    this.ac = pushOnce(L, this.ac, () => this.types.ac.push(L, this));
   }
 
   /** ac.remote_addr: one sockaddr per session, so repeated reads allocate nothing. */
   pushRemoteAddr(L: LuaState): void {
-    this.remoteAddrRef = this.pushCached(L, this.remoteAddrRef, () => this.types.sockaddr.push(L, this.remoteAddr));
+    this.remoteAddrValue = pushOnce(L, this.remoteAddrValue, () => this.types.sockaddr.push(L, this.remoteAddr));
   }
 
   pushVctx(L: LuaState): void {
-    this.vctxRef = this.pushCached(L, this.vctxRef, () => this.types.vctx.push(L, this));
+    this.vctx = pushOnce(L, this.vctx, () => this.types.vctx.push(L, this));
   }
 
   /** Pushes the current transaction's msg, or nil before MAIL FROM. */
@@ -51,32 +52,24 @@ export class SessionObjects {
       return;
     }
     if (this.msgFor !== message) {
-      this.unref(this.msgRef);
-      this.msgRef = lua.LUA_NOREF as number;
+      this.msg = undefined;
       this.msgFor = message;
     }
-    this.msgRef = this.pushCached(L, this.msgRef, () => this.types.msg.push(L, { session: this, message }));
+    this.msg = pushOnce(L, this.msg, () => this.types.msg.push(L, { session: this, message }));
   }
 
   release(): void {
-    this.unref(this.acRef);
-    this.unref(this.vctxRef);
-    this.unref(this.msgRef);
-    this.unref(this.remoteAddrRef);
-    this.acRef = this.vctxRef = this.msgRef = this.remoteAddrRef = lua.LUA_NOREF as number;
+    this.ac = this.vctx = this.msg = this.remoteAddrValue = undefined;
+    this.msgFor = null;
   }
+}
 
-  private pushCached(L: LuaState, ref: number, create: () => void): number {
-    if (ref !== lua.LUA_NOREF) {
-      lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, ref);
-      return ref;
-    }
-    create();
-    lua.lua_pushvalue(L, -1);
-    return lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX) as number;
+/** Pushes the held value, or makes it with `create` (which pushes it) and holds it. */
+function pushOnce(L: LuaState, held: HeldValue | undefined, create: () => void): HeldValue {
+  if (held !== undefined) {
+    pushHeld(L, held);
+    return held;
   }
-
-  private unref(ref: number): void {
-    if (ref !== lua.LUA_NOREF) lauxlib.luaL_unref(this.L, lua.LUA_REGISTRYINDEX, ref);
-  }
+  create();
+  return holdTop(L);
 }

@@ -1,3 +1,4 @@
+import { holdTop, pushHeld } from '../lua/vm-internals.ts';
 import { lauxlib, lua, to_luastring, type LuaState } from '../lua/fengari.ts';
 import { hostFunction } from '../lua/marshal.ts';
 
@@ -91,8 +92,9 @@ export function defineUserdataType<T>(L: LuaState, spec: TypeSpec): UserdataType
   // Scripts must not replace or inspect our metatables.
   lua.lua_pushliteral(L, spec.name);
   lua.lua_setfield(L, mt, '__metatable');
-  // Pushing by registry ref (an integer key) instead of by name skips a string hash per push.
-  const mtRef = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX) as number;
+  // Held (lua/vm-internals.ts): pushing it skips a registry lookup per userdata made.
+  const metatable = holdTop(L);
+  lua.lua_pop(L, 1);
 
   const tag = {};
   const test = (Ls: LuaState, idx: number): T | undefined => {
@@ -105,7 +107,7 @@ export function defineUserdataType<T>(L: LuaState, spec: TypeSpec): UserdataType
       const box = lua.lua_newuserdata(Ls, 0) as Box<T>;
       box.type = tag;
       box.value = value;
-      lua.lua_rawgeti(Ls, lua.LUA_REGISTRYINDEX, mtRef);
+      pushHeld(Ls, metatable);
       lua.lua_setmetatable(Ls, -2);
     },
     check(Ls, idx) {

@@ -5,6 +5,7 @@ import { lauxlib, lua, type LuaState } from '../lua/fengari.ts';
 import { ScriptFault } from '../lua/errors.ts';
 import { modulePathToFile, type SourceReader } from '../lua/sources.ts';
 import { LuaVm, type Budget } from '../lua/vm.ts';
+import { holdTop, pushHeld, type HeldValue } from '../lua/vm-internals.ts';
 import { AuditReadLog, type AuditRead } from '../msys/audit-reads.ts';
 import type { MsysHost, Registration } from '../msys/host.ts';
 import { LuaContextError } from '../msys/errors.ts';
@@ -51,15 +52,17 @@ interface LoadedModule {
   readonly name: string;
   readonly script: string;
   readonly tableRef: number;
-  /** callout name → registry ref of the function. */
-  readonly callouts: Map<string, number>;
+  /** The module table, held for pushing (validate_set_binding's self). */
+  readonly table: HeldValue;
+  /** callout name → the function, held (lua/vm-internals.ts). */
+  readonly callouts: Map<string, HeldValue>;
 }
 
 /** Per-session Lua state in this generation: the objects and each module's `self`. */
 export interface LuaSession {
   readonly objects: SessionObjects;
-  /** Module index → registry ref of its `self` table for this connection. */
-  readonly selfRefs: (number | undefined)[];
+  /** Module index → its `self` table for this connection, held. */
+  readonly selves: (HeldValue | undefined)[];
   /** Modules that ran a callout in this session (only they get validate_dealloc). */
   readonly ran: boolean[];
   /** The session's logger; a function, because the session makes it on first use. */
@@ -197,14 +200,18 @@ export class Generation {
         if (usable.length === 0) {
           throw loadFault(`no usable methods found for module ${reg.name} in registerModule call`, script);
         }
-        const callouts = new Map<string, number>();
+        // The module table stays in the registry (its ref from registerModule); the functions
+        // it had at registration are held, so a later change to the table does not move them.
+        const callouts = new Map<string, HeldValue>();
+        lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, reg.ref);
+        const table = holdTop(L);
         for (const method of usable) {
-          lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, reg.ref);
           lua.lua_getfield(L, -1, method);
-          callouts.set(method, lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX) as number);
+          callouts.set(method, holdTop(L));
           lua.lua_pop(L, 1);
         }
-        const module: LoadedModule = { name: reg.name, script: scriptFile(script), tableRef: reg.ref, callouts };
+        lua.lua_pop(L, 1);
+        const module: LoadedModule = { name: reg.name, script: scriptFile(script), tableRef: reg.ref, table, callouts };
         // A later registration under an existing name replaces the earlier one (spec §1.3).
         const existing = byName.get(reg.name);
         if (existing !== undefined) {
@@ -229,10 +236,10 @@ export class Generation {
   private runLifecycle(method: 'init' | 'deinit', strict: boolean): void {
     const L = this.vm.L;
     for (const m of this.modules) {
-      const ref = m.callouts.get(method);
-      if (ref === undefined) continue;
-      lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, ref);
-      lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, m.tableRef); // self = the module table
+      const fn = m.callouts.get(method);
+      if (fn === undefined) continue;
+      pushHeld(L, fn);
+      pushHeld(L, m.table); // self = the module table
       try {
         this.vm.call(1, 1, this.opts.budget);
       } catch (err) {
@@ -252,8 +259,8 @@ export class Generation {
   openSession(state: SessionState, log: () => Logger): LuaSession {
     this.sessions++;
     return {
-      objects: new SessionObjects(this.vm.L, this.types, state),
-      selfRefs: new Array(this.modules.length),
+      objects: new SessionObjects(this.types, state),
+      selves: new Array(this.modules.length),
       ran: new Array(this.modules.length).fill(false),
       log,
       decidedBy: undefined,
@@ -284,7 +291,7 @@ export class Generation {
         const m = this.modules[i]!;
         if (phase.name === 'dealloc' && !session.ran[i]) continue;
         session.ran[i] = true;
-        lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, m.callouts.get(phase.callout)!);
+        pushHeld(L, m.callouts.get(phase.callout)!);
         this.pushSelf(L, session, i);
         for (const arg of phase.args) this.pushArg(L, session, arg, str);
         // The deadline spans the phase: a later module gets what the earlier ones left.
@@ -396,9 +403,9 @@ export class Generation {
       let value: number | undefined | Promise<number | undefined>;
       try {
         value = this.runner.call((co) => {
-          lua.lua_rawgeti(co, lua.LUA_REGISTRYINDEX, m.callouts.get(phase.callout)!);
+          pushHeld(co, m.callouts.get(phase.callout)!);
           // Callouts without a vctx (validate_set_binding) get the module table as self (spec §2.4).
-          if (phase.selfIsModule) lua.lua_rawgeti(co, lua.LUA_REGISTRYINDEX, m.tableRef);
+          if (phase.selfIsModule) pushHeld(co, m.table);
           else this.pushSelf(co, session, i);
           for (const arg of phase.args) this.pushArg(co, session, arg, run.str);
           return phase.args.length + 1;
@@ -462,9 +469,8 @@ export class Generation {
 
   /** Frees the session's Lua objects; the generation closes once retired and idle. */
   closeSession(session: LuaSession): void {
-    const L = this.vm.L;
     session.objects.release();
-    for (const ref of session.selfRefs) if (ref !== undefined) lauxlib.luaL_unref(L, lua.LUA_REGISTRYINDEX, ref);
+    session.selves.fill(undefined);
     this.sessions--;
   }
 
@@ -477,15 +483,14 @@ export class Generation {
   }
 
   private pushSelf(L: LuaState, session: LuaSession, i: number): void {
-    const ref = session.selfRefs[i];
-    if (ref !== undefined) {
-      lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, ref);
+    const self = session.selves[i];
+    if (self !== undefined) {
+      pushHeld(L, self);
       return;
     }
     // One plain table per (module, connection), no metatable (spec §2.4).
     lua.lua_createtable(L, 0, 0);
-    lua.lua_pushvalue(L, -1);
-    session.selfRefs[i] = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX) as number;
+    session.selves[i] = holdTop(L);
   }
 
   private pushArg(L: LuaState, session: LuaSession, arg: PhaseSpec['args'][number], str: string | undefined): void {

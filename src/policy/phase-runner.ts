@@ -99,7 +99,7 @@ export function checkBuiltins(sources: SourceReader, modules: readonly string[])
 }
 
 /** Hooks a module defines that this host recognises but never reaches (delivery side): said once per generation. */
-export function logUnrunHooks(logger: Logger, generation: number, modules: readonly { name: string; callouts: Map<string, number> }[]): void {
+export function logUnrunHooks(logger: Logger, generation: number, modules: readonly { name: string; callouts: ReadonlyMap<string, unknown> }[]): void {
   const found: string[] = [];
   for (const m of modules) for (const hook of RECOGNISED_NOT_RUN) if (m.callouts.has(hook)) found.push(`${m.name}:${hook}`);
   if (found.length > 0) {

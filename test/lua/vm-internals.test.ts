@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { lua } from '../../src/lua/fengari.ts';
-import { checkInternalsShape, currentFrame, restoreThread, saveThread } from '../../src/lua/vm-internals.ts';
+import { checkInternalsShape, currentFrame, holdTop, pushHeld, restoreThread, saveThread } from '../../src/lua/vm-internals.ts';
 import { makeVm } from './helpers.ts';
 
 describe("fengari's private fields moonwatch depends on (src/lua/vm-internals.ts)", () => {
@@ -22,6 +22,29 @@ describe("fengari's private fields moonwatch depends on (src/lua/vm-internals.ts
     expect(() => checkInternalsShape(fake as never)).toThrow(/lua_State has no 'nCcalls'/);
     const other = { ...(vm.L as unknown as Record<string, unknown>), l_G: { mainthread: null } };
     expect(() => checkInternalsShape(other as never)).toThrow(/l_G/);
+  });
+
+  it('keeps a held table alive and pushes back the same table, on any thread', () => {
+    const { vm, run } = makeVm();
+    const L = vm.L;
+    run('held = { n = 1 }');
+    lua.lua_getglobal(L, 'held');
+    const h = holdTop(L);
+    lua.lua_pop(L, 1);
+    run('held = nil; collectgarbage(); collectgarbage()'); // only the host holds it now
+    const co = lua.lua_newthread(L);
+    pushHeld(co, h);
+    lua.lua_setfield(co, -1, 'again'); // t.again = t
+    pushHeld(L, h);
+    lua.lua_setglobal(L, 'back');
+    expect(run('return back.n, back.again == back, rawequal(back, back.again)')).toEqual([1, true, true]);
+    lua.lua_pop(L, 1);
+  });
+
+  it('fails when stack slots are no longer { type, value } pairs', () => {
+    const { vm } = makeVm();
+    const fake = { ...(vm.L as unknown as Record<string, unknown>), stack: undefined };
+    expect(() => checkInternalsShape(fake as never)).toThrow(/stack array/);
   });
 
   it('restores a thread to a saved frame', () => {
