@@ -170,7 +170,7 @@ export interface DriveOptions {
    */
   readonly timeoutMs: number;
   /** Monotonic ms the phase must end by; set at the phase's first wait and shared by its callouts. */
-  deadline?: number;
+  deadline?: number | undefined;
   /** Called around every resume: binds the host to the session this thread serves. */
   readonly bind: () => void;
   readonly unbind: () => void;

@@ -333,9 +333,12 @@ export class LuaVm {
   }
 }
 
+function positive(n: number): boolean {
+  return typeof n === 'number' && n > 0 && !Number.isNaN(n);
+}
+
 function checkBudget(b: Budget): void {
-  const ok = (n: number) => typeof n === 'number' && n > 0 && !Number.isNaN(n);
-  if (b === null || typeof b !== 'object' || !ok(b.instructions) || !ok(b.wallMs)) {
+  if (b === null || typeof b !== 'object' || !positive(b.instructions) || !positive(b.wallMs)) {
     throw new LuaVmUsageError(`a budget needs positive instructions and wallMs, got ${JSON.stringify(b)}`);
   }
 }

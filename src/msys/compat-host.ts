@@ -5,8 +5,8 @@ import type { SessionObjects } from './session-objects.ts';
 /** The callout running now: set by the generation around every resume. */
 export interface RunningCallout {
   readonly objects: SessionObjects;
-  /** Phase name from policy/phases.ts ('rcptto', 'data', 'rcpt_list_final', ...). */
-  readonly phase: string;
+  /** Phase name from policy/phases.ts ('rcptto', 'data', 'rcpt_list_final', ...); the session's next phase changes it. */
+  phase: string;
   /** Fire-and-forget runInPool jobs (registry refs of functions) to start when the phase ends. */
   readonly deferred: number[];
 }

@@ -1,7 +1,7 @@
 import type { AuditStore } from '../audit/store.ts';
-import { monotonicMs, type Clock } from '../clock.ts';
+import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
-import { lauxlib, lua, type LuaState } from '../lua/fengari.ts';
+import { lua, type LuaState } from '../lua/fengari.ts';
 import { ScriptFault } from '../lua/errors.ts';
 import { modulePathToFile, type SourceReader } from '../lua/sources.ts';
 import { LuaVm, type Budget } from '../lua/vm.ts';
@@ -69,24 +69,53 @@ export interface LuaSession {
   readonly log: () => Logger;
   /** The module whose callout set the reply of the last phase (vctx:set_code, disconnect, tarpit). */
   decidedBy: string | undefined;
+  /** The session's phase state, made at its first phase that has callouts. */
+  run: PhaseRun | undefined;
 }
 
-/** One phase in progress on the asynchronous path. */
-interface PhaseRun {
-  readonly session: LuaSession;
-  readonly phase: PhaseSpec;
-  readonly str: string | undefined;
-  readonly order: readonly number[];
+/**
+ * The phase a session is running: made once per session and reused by every
+ * phase (a session runs one phase at a time), so starting a phase allocates
+ * nothing but what the scripts do.
+ */
+class PhaseRun {
+  phase!: PhaseSpec;
+  str: string | undefined;
+  order: readonly number[] = [];
+  /** What the compatibility functions see while this session's callouts run. */
+  readonly running: RunningCallout;
   readonly ctx: CallContext;
   /** The disposition before the running callout: a change names the module that decided. */
-  before: DispositionMark;
-}
+  private code: unknown;
+  private text: unknown;
+  private disconnect: unknown;
+  private tarpit: unknown;
 
-type DispositionMark = readonly [code: unknown, text: unknown, disconnect: unknown, tarpit: unknown];
+  constructor(
+    readonly session: LuaSession,
+    bind: () => void,
+    unbind: () => void,
+    budget: Budget,
+    timeoutMs: number,
+  ) {
+    this.running = { objects: session.objects, phase: '', deferred: [] };
+    this.ctx = { budget, timeoutMs, spent: { instructions: 0, luaMs: 0 }, bind, unbind };
+  }
 
-function markOf(session: LuaSession): DispositionMark {
-  const d = session.objects.state.disposition;
-  return [d.code, d.text, d.disconnect, d.tarpitSeconds];
+  /** Notes the disposition before a callout runs. */
+  mark(): void {
+    const d = this.session.objects.state.disposition;
+    this.code = d.code;
+    this.text = d.text;
+    this.disconnect = d.disconnect;
+    this.tarpit = d.tarpitSeconds;
+  }
+
+  /** Whether the callout since mark() set a reply, a disconnect or a tarpit. */
+  changed(): boolean {
+    const d = this.session.objects.state.disposition;
+    return d.code !== this.code || d.text !== this.text || d.disconnect !== this.disconnect || d.tarpitSeconds !== this.tarpit;
+  }
 }
 
 /** What running one callout produced. */
@@ -264,6 +293,7 @@ export class Generation {
       ran: new Array(this.modules.length).fill(false),
       log,
       decidedBy: undefined,
+      run: undefined,
     };
   }
 
@@ -272,116 +302,61 @@ export class Generation {
     return (this.phaseModules.get(phase.callout)?.length ?? 0) > 0 || this.sieve?.has(phase.name) === true;
   }
 
-  /**
-   * Runs the phase's callout of every module in order until one returns DONE
-   * or faults. The deadline spans the whole phase: later modules get what the
-   * earlier ones left.
-   */
-  runPhase(session: LuaSession, phase: PhaseSpec, str?: string): CalloutResult {
-    const order = this.phaseModules.get(phase.callout) ?? [];
-    if (order.length === 0) return this.sieve?.run(session.objects.state, phase.name, session.log) ?? CONT;
-    const L = this.vm.L;
-    this.host.session = session.objects.state;
-    this.printLog = session.log;
-    this.reads.reset();
-    session.decidedBy = undefined;
-    const started = monotonicMs();
-    try {
-      for (const i of order) {
-        const m = this.modules[i]!;
-        if (phase.name === 'dealloc' && !session.ran[i]) continue;
-        session.ran[i] = true;
-        pushHeld(L, m.callouts.get(phase.callout)!);
-        this.pushSelf(L, session, i);
-        for (const arg of phase.args) this.pushArg(L, session, arg, str);
-        // The deadline spans the phase: a later module gets what the earlier ones left.
-        const budget = i === order[0] ? this.opts.budget : this.remaining(started);
-        const d = session.objects.state.disposition;
-        const code = d.code, text = d.text, disconnect = d.disconnect, tarpit = d.tarpitSeconds;
-        try {
-          this.vm.call(phase.args.length + 1, 1, budget);
-        } catch (err) {
-          if (err instanceof ScriptFault) return { kind: 'fault', fault: err, module: m.name };
-          throw err;
-        } finally {
-          this.retention.note(this.vm.lastCallBytes);
-        }
-        const after = session.objects.state.disposition;
-        if (after.code !== code || after.text !== text || after.disconnect !== disconnect || after.tarpitSeconds !== tarpit) session.decidedBy = m.name;
-        const t = lua.lua_type(L, -1);
-        const value = t === lua.LUA_TNUMBER ? (lua.lua_tonumber(L, -1) as number) : undefined;
-        lua.lua_pop(L, 1);
-        if (value === undefined && phase.name !== 'dealloc') {
-          // Spec §17 #4: log Momentum's own line and carry on as CONT.
-          session.log().warn({ module: m.name, script: m.script, phase: phase.name }, `${phase.callout} error: (null)`);
-        }
-        if (value === 1) return DONE; // VALIDATE_DONE stops the rest of the phase
-      }
-      // Sieve scripts run after the phase's Lua modules (docs/sieve.md).
-      return this.sieve?.run(session.objects.state, phase.name, session.log) ?? CONT;
-    } finally {
-      this.host.session = null;
-      this.printLog = this.generationLog;
-    }
-  }
-
   /** What the scripts read from the audit store during the last phase (allocates: for logging a decision). */
   phaseReads(): AuditRead[] {
     return this.reads.entries();
   }
 
   /**
-   * runPhase for phases that may wait: each callout runs on a Lua thread and
-   * can suspend on an asynchronous host call (msys.dnsLookup, msys.sleep,
-   * msys.runInPool, msg:inject) while other sessions run. Instructions are
-   * budgeted per callout as in runPhase; Lua running time is budgeted over
-   * the phase; the phase as a whole, waits included, ends at phaseTimeoutMs
-   * (a wait past it answers nil, "TIMEOUT").
+   * Runs the phase's callout of every module in order until one returns DONE
+   * or faults, then the phase's Sieve scripts. Each callout runs on a Lua
+   * thread and can suspend on an asynchronous host call (msys.dnsLookup,
+   * msys.sleep, msys.runInPool, msg:inject) while other sessions run; the
+   * result is synchronous unless one did. Instructions are budgeted per
+   * callout; Lua running time over the phase; the phase as a whole, waits
+   * included, ends at phaseTimeoutMs (a wait past it answers nil, "TIMEOUT").
    */
-  runPhaseAsync(session: LuaSession, phase: PhaseSpec, str?: string): CalloutResult | Promise<CalloutResult> {
+  runPhase(session: LuaSession, phase: PhaseSpec, str?: string): CalloutResult | Promise<CalloutResult> {
     const order = this.phaseModules.get(phase.callout) ?? [];
     this.reads.reset();
     session.decidedBy = undefined;
     if (order.length === 0) return this.runSieve(session, phase);
-    const running: RunningCallout = { objects: session.objects, phase: phase.name, deferred: [] };
-    const bindFor = (r: RunningCallout) => () => {
-      this.host.session = session.objects.state;
-      this.printLog = session.log;
-      this.compat.current = r;
-    };
-    const run: PhaseRun = {
-      session,
-      phase,
-      str,
-      order,
-      before: markOf(session),
-      ctx: {
-        budget: this.opts.budget,
-        timeoutMs: this.compat.services.phaseTimeoutMs,
-        spent: { instructions: 0, luaMs: 0 },
-        bind: bindFor(running),
-        unbind: this.unbind,
-      },
-    };
+    const run = (session.run ??= new PhaseRun(session, this.bindFor(session, null), this.unbind, this.opts.budget, this.compat.services.phaseTimeoutMs));
+    run.phase = phase;
+    run.str = str;
+    run.order = order;
+    run.running.phase = phase.name;
+    run.ctx.spent.luaMs = 0;
+    run.ctx.deadline = undefined;
     const result = this.continuePhase(run, 0);
-    const start = () => {
-      if (running.deferred.length > 0) this.runner.startDeferred(running, bindFor, this.unbind, session.log);
-    };
     if (!(result instanceof Promise)) {
-      start();
+      if (run.running.deferred.length > 0) this.startDeferred(run);
       return result;
     }
     // Deferred runInPool jobs start once the phase is over, however it ended.
     return result.then(
       (r) => {
-        start();
+        if (run.running.deferred.length > 0) this.startDeferred(run);
         return r;
       },
       (err: unknown) => {
-        start();
+        if (run.running.deferred.length > 0) this.startDeferred(run);
         throw err;
       },
     );
+  }
+
+  /** Binds the host to the session around every resume; `r` is what the compatibility functions see (null: the session's phase). */
+  private bindFor(session: LuaSession, r: RunningCallout | null): () => void {
+    return () => {
+      this.host.session = session.objects.state;
+      this.printLog = session.log;
+      this.compat.current = r ?? session.run!.running;
+    };
+  }
+
+  private startDeferred(run: PhaseRun): void {
+    this.runner.startDeferred(run.running, (r) => this.bindFor(run.session, r), this.unbind, run.session.log);
   }
 
   private readonly unbind = (): void => {
@@ -398,18 +373,17 @@ export class Generation {
       const m = this.modules[i]!;
       if (phase.name === 'dealloc' && !session.ran[i]) continue;
       session.ran[i] = true;
-      run.ctx.spent.instructions = 0; // instructions per callout, as runPhase does
-      run.before = markOf(session);
+      run.ctx.spent.instructions = 0; // instructions are budgeted per callout
+      run.mark();
       let value: number | undefined | Promise<number | undefined>;
       try {
-        value = this.runner.call((co) => {
-          pushHeld(co, m.callouts.get(phase.callout)!);
-          // Callouts without a vctx (validate_set_binding) get the module table as self (spec §2.4).
-          if (phase.selfIsModule) pushHeld(co, m.table);
-          else this.pushSelf(co, session, i);
-          for (const arg of phase.args) this.pushArg(co, session, arg, run.str);
-          return phase.args.length + 1;
-        }, run.ctx);
+        const co = this.runner.thread();
+        pushHeld(co, m.callouts.get(phase.callout)!);
+        // Callouts without a vctx (validate_set_binding) get the module table as self (spec §2.4).
+        if (phase.selfIsModule) pushHeld(co, m.table);
+        else this.pushSelf(co, session, i);
+        for (const arg of phase.args) this.pushArg(co, session, arg, run.str);
+        value = this.runner.run(co, phase.args.length + 1, run.ctx);
       } catch (err) {
         this.retention.note(this.vm.lastCallBytes);
         if (err instanceof ScriptFault) return { kind: 'fault', fault: err, module: m.name };
@@ -439,17 +413,11 @@ export class Generation {
   /** DONE stops the phase; a missing return is logged as Momentum does and counts as CONT. */
   private afterCallout(run: PhaseRun, m: LoadedModule, value: number | undefined): CalloutResult | undefined {
     this.retention.note(this.vm.lastCallBytes);
-    const now = markOf(run.session);
-    if (now.some((v, j) => v !== run.before[j])) run.session.decidedBy = m.name;
+    if (run.changed()) run.session.decidedBy = m.name;
     if (value === undefined && run.phase.name !== 'dealloc') {
       run.session.log().warn({ module: m.name, script: m.script, phase: run.phase.name }, `${run.phase.callout} error: (null)`);
     }
     return value === 1 ? DONE : undefined;
-  }
-
-  private remaining(started: number): Budget {
-    const wallMs = Math.max(1, this.opts.budget.wallMs - (monotonicMs() - started));
-    return { instructions: this.opts.budget.instructions, wallMs };
   }
 
   /** True once the generation retains more than its bound: the engine retires it and rebuilds. */

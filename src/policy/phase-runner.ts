@@ -35,8 +35,17 @@ export class PhaseRunner {
    * first result if a number. Synchronous unless the function waited.
    */
   call(push: (co: LuaState) => number, ctx: CallContext): number | undefined | Promise<number | undefined> {
-    const co = this.idle.pop() ?? this.newThread();
-    const nargs = push(co);
+    const co = this.thread();
+    return this.run(co, push(co), ctx);
+  }
+
+  /** A thread to push a function and its arguments on, for run(). */
+  thread(): LuaState {
+    return this.idle.pop() ?? this.newThread();
+  }
+
+  /** Runs the function and `nargs` arguments on `co` (from thread()); gives its first result if a number. */
+  run(co: LuaState, nargs: number, ctx: CallContext): number | undefined | Promise<number | undefined> {
     const n = drive(this.vm, this.compat.calls, co, nargs, ctx, ctx.spent);
     return typeof n === 'number' ? this.finish(co, n) : n.then((k) => this.finish(co, k));
   }
@@ -53,6 +62,8 @@ export class PhaseRunner {
    * under a budget of its own; a fault is logged, never reported to the session.
    */
   startDeferred(running: RunningCallout, bindFor: (r: RunningCallout) => () => void, unbind: () => void, log: () => Logger): void {
+    // Read now: the session's next phase reuses `running`.
+    const phase = running.phase;
     for (const ref of running.deferred.splice(0)) {
       const job: RunningCallout = { objects: running.objects, phase: 'pool', deferred: [] };
       const ctx: CallContext = {
@@ -73,7 +84,7 @@ export class PhaseRunner {
         .then(() => this.startDeferred(job, bindFor, unbind, log))
         .catch((err: unknown) => {
           const message = err instanceof ScriptFault ? err.luaMessage : String(err);
-          log().error({ phase: running.phase, fault: err instanceof ScriptFault ? err.kind : 'host' }, `runInPool job error: ${message}`);
+          log().error({ phase, fault: err instanceof ScriptFault ? err.kind : 'host' }, `runInPool job error: ${message}`);
         });
     }
   }

@@ -9,7 +9,7 @@ import { emptyDisposition, type MessageState, type SessionState } from '../msys/
 import { decisionFields, isDecision } from './decision-log.ts';
 import { verdictFromDisposition } from './disposition.ts';
 import type { FailureMode } from './engine-options.ts';
-import type { Generation, LuaSession } from './generation.ts';
+import type { CalloutResult, Generation, LuaSession } from './generation.ts';
 import type { PolicyObserver } from './observer.ts';
 import { PHASE, type PhaseSpec } from './phases.ts';
 import { replyViolation } from './reply-rules.ts';
@@ -207,16 +207,41 @@ export class Session implements PolicySession {
     this.finishClose(reason);
   }
 
+  /** validate_dealloc runs like any phase (it may wait too); the session's Lua objects and gauge go after it. */
   private finishClose(reason: CloseReason): void {
+    let result: CalloutResult | Promise<CalloutResult>;
     try {
-      const result = this.gen.runPhase(this.lua, PHASE.dealloc);
+      result = this.gen.runPhase(this.lua, PHASE.dealloc);
+    } catch (err) {
+      this.release(reason);
+      throw err;
+    }
+    if (!(result instanceof Promise)) {
+      this.afterDealloc(result, reason);
+      return;
+    }
+    void result.then(
+      (r) => this.afterDealloc(r, reason),
+      (err: unknown) => {
+        this.log.error({ phase: 'dealloc', err: errorMessage(err) }, 'validate_dealloc failed');
+        this.release(reason);
+      },
+    );
+  }
+
+  private afterDealloc(result: CalloutResult, reason: CloseReason): void {
+    try {
       if (result.kind === 'fault') this.logFault(PHASE.dealloc, result.module, result.fault);
     } finally {
-      this.gen.closeSession(this.lua);
-      this.gauge.close();
-      if (this.env.logger.isLevelEnabled('debug')) this.log.debug({ reason }, 'session closed');
-      this.env.onClose(this.gen);
+      this.release(reason);
     }
+  }
+
+  private release(reason: CloseReason): void {
+    this.gen.closeSession(this.lua);
+    this.gauge.close();
+    if (this.env.logger.isLevelEnabled('debug')) this.log.debug({ reason }, 'session closed');
+    this.env.onClose(this.gen);
   }
 
   private endTransaction(v: Verdict): Verdict {
@@ -235,7 +260,7 @@ export class Session implements PolicySession {
     if (!this.gen.hasCallouts(spec)) return CONTINUE;
     this.state.disposition = emptyDisposition();
     const started = monotonicMs();
-    let result = this.gen.runPhaseAsync(this.lua, spec, str);
+    let result = this.gen.runPhase(this.lua, spec, str);
     if (result instanceof Promise) {
       // The phase waits (DNS, sleep): close() must not free the session under it.
       this.inflight = result;

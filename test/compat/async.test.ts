@@ -1,7 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { DnsAnswer, DnsQuery, DnsResolverLike } from '../../src/msys/compat-services.ts';
+import { parseCidr } from '../../src/audit/address.ts';
 import { runSession, testEngine } from '../helpers/engine.ts';
-import { faultLines, fixtureServices, runConnect } from './helpers.ts';
+import { faultLines, fixtureServices, prints, runConnect } from './helpers.ts';
 
 const DNS: Record<string, DnsAnswer> = {
   'ok.test A': { records: [{ value: '192.0.2.10' }, { value: '192.0.2.11' }] },
@@ -123,6 +124,35 @@ msys.registerModule("p", m)`,
       expect(verdicts['connect']!.action).toBe(action);
       if (action === 'tempfail') expect(faultLines(t)[0]).toContain('instruction budget exceeded');
     }
+  });
+});
+
+describe('validate_dealloc that waits', () => {
+  it('finishes before the session releases its gauge and Lua objects', async () => {
+    let wake: () => void = () => undefined;
+    const t = await testEngine({
+      scripts: {
+        'd.lua': `local m = {}
+function m:validate_connect(ac, vctx) self.peer = "seen" return msys.core.VALIDATE_CONT end
+function m:validate_dealloc()
+  print("dealloc before")
+  msys.sleep(1)
+  print("dealloc after, self.peer " .. self.peer)
+end
+msys.registerModule("d", m)`,
+      },
+      modules: ['d'],
+      overrides: { compat: fixtureServices({}, { sleep: () => new Promise<void>((r) => (wake = r)) }) },
+    });
+    const { session } = await runSession(t, '192.0.2.70', { keepOpen: true });
+    session.close('quit');
+    const open = () => t.store.gauges.count('SMTP', parseCidr('192.0.2.70/32'));
+    // Waiting in dealloc: the session still counts, its self table is still there.
+    expect(prints(t)).toEqual(['dealloc before']);
+    expect(open()).toBe(1);
+    wake();
+    await vi.waitFor(() => expect(prints(t)).toEqual(['dealloc before', 'dealloc after, self.peer seen']));
+    await vi.waitFor(() => expect(open()).toBe(0));
   });
 });
 
