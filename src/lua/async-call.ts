@@ -84,18 +84,23 @@ export class AsyncCalls {
   }
 
   /**
-   * Calls `done` once with the answer, a failure if the work rejected, or
-   * TIMEOUT if `deadline` (monotonic ms) passes first. One callback, not a
+   * Tells `waiter` once: the answer, a failure if the work rejected, or
+   * TIMEOUT if `deadline` (monotonic ms) passes first. A callback, not a
    * promise per wait: a wait answered at once costs one microtask.
    */
-  settle(request: Promise<Answer>, deadline: number, done: (a: Answer) => void): void {
-    const wait = new Wait(deadline, done);
+  settle(request: Promise<Answer>, deadline: number, waiter: Waiter): void {
+    const wait = new Wait(deadline, waiter);
     this.watchdog.add(wait);
     request.then(
       (a) => this.watchdog.finish(wait, a),
       (err: unknown) => this.watchdog.finish(wait, failure(errorMessage(err))),
     );
   }
+}
+
+/** Who is told a host call's answer. */
+interface Waiter {
+  answer(a: Answer): void;
 }
 
 /** One wait for a host call's answer, linked into the watchdog's list while open. */
@@ -105,7 +110,7 @@ class Wait {
   open = true;
   constructor(
     readonly deadline: number,
-    readonly done: (a: Answer) => void,
+    readonly waiter: Waiter,
   ) {}
 }
 
@@ -135,7 +140,7 @@ class Watchdog {
     else this.head = w.next;
     if (w.next !== undefined) w.next.prev = w.prev;
     w.prev = w.next = undefined;
-    w.done(a);
+    w.waiter.answer(a);
   }
 
   private arm(at: number): void {
@@ -191,32 +196,47 @@ export interface Spent {
 export function drive(vm: LuaVm, calls: AsyncCalls, co: LuaState, nargs: number, opts: DriveOptions, spent: Spent): number | Promise<number> {
   const first = step(vm, calls, co, nargs, opts, spent);
   if (typeof first === 'number') return first;
-  return new Promise<number>((resolve, reject) => {
-    const resumeWith = (answer: Answer): void => {
-      let next: number | Promise<Answer>;
-      try {
-        next = step(vm, calls, co, answer(co), opts, spent);
-      } catch (err) {
-        reject(err);
-        return;
-      }
-      if (typeof next === 'number') resolve(next);
-      else wait(next);
-    };
-    const wait = (request: Promise<Answer>): void => {
-      if (opts.deadline === undefined) {
-        // The phase clock starts at its first wait, so this deadline is still ahead.
-        opts.deadline = monotonicMs() + opts.timeoutMs;
-      } else if (opts.deadline <= monotonicMs()) {
-        // Too late to wait: the work's answer (or failure) is dropped, never left unhandled.
-        request.catch(() => undefined);
-        queueMicrotask(() => resumeWith(TIMEOUT));
-        return;
-      }
-      calls.settle(request, opts.deadline, resumeWith);
-    };
-    wait(first);
-  });
+  return new Promise<number>((resolve, reject) => new Suspended(vm, calls, co, opts, spent, resolve, reject).wait(first));
+}
+
+/** A thread waiting on host calls until it finishes: one object per suspended callout, no closure per wait. */
+class Suspended implements Waiter {
+  constructor(
+    private readonly vm: LuaVm,
+    private readonly calls: AsyncCalls,
+    private readonly co: LuaState,
+    private readonly opts: DriveOptions,
+    private readonly spent: Spent,
+    private readonly resolve: (n: number) => void,
+    private readonly reject: (err: unknown) => void,
+  ) {}
+
+  wait(request: Promise<Answer>): void {
+    const opts = this.opts;
+    if (opts.deadline === undefined) {
+      // The phase clock starts at its first wait, so this deadline is still ahead.
+      opts.deadline = monotonicMs() + opts.timeoutMs;
+    } else if (opts.deadline <= monotonicMs()) {
+      // Too late to wait: the work's answer (or failure) is dropped, never left unhandled.
+      request.catch(() => undefined);
+      queueMicrotask(() => this.answer(TIMEOUT));
+      return;
+    }
+    this.calls.settle(request, opts.deadline, this);
+  }
+
+  /** The answer arrived: resume the thread with it. */
+  answer(a: Answer): void {
+    let next: number | Promise<Answer>;
+    try {
+      next = step(this.vm, this.calls, this.co, a(this.co), this.opts, this.spent);
+    } catch (err) {
+      this.reject(err);
+      return;
+    }
+    if (typeof next === 'number') this.resolve(next);
+    else this.wait(next);
+  }
 }
 
 /** One resume: the result count if the function finished, or the request it is now waiting on. */

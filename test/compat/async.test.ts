@@ -104,10 +104,18 @@ msys.registerModule("p", m)`,
     expect(verdicts['connect']).toMatchObject({ action: 'reject', code: 550, text: 'held answer 203.0.113.7' });
   });
 
-  it('answers nil, "TIMEOUT" when the phase time limit passes during a wait', async () => {
-    const dns: DnsResolverLike = { lookup: () => new Promise<DnsAnswer>(() => {}) };
-    const { out } = await runConnect(`print(msys.dnsLookup("never.test"))`, { services: fixtureServices({}, { dns, phaseTimeoutMs: 50 }) });
-    expect(out).toEqual(['nil\tTIMEOUT']);
+  it('answers nil, "TIMEOUT" when the phase time limit passes during a wait, and at once for any wait after it', async () => {
+    let asked = 0;
+    const dns: DnsResolverLike = {
+      lookup: () => {
+        asked++;
+        // The second lookup fails late: its rejection must not go unhandled.
+        return asked === 1 ? new Promise<DnsAnswer>(() => {}) : Promise.reject(new Error('late SERVFAIL'));
+      },
+    };
+    const { out } = await runConnect(`print(msys.dnsLookup("never.test")) print(msys.dnsLookup("again.test"))`, { services: fixtureServices({}, { dns, phaseTimeoutMs: 50 }) });
+    expect(out).toEqual(['nil\tTIMEOUT', 'nil\tTIMEOUT']);
+    expect(asked).toBe(2);
   });
 
   it('keeps the instruction budget across a wait', async () => {
