@@ -13,6 +13,13 @@ export interface Peer {
   readonly stream: string;
   /** Last batch applied from its stream. */
   lastSeq: number;
+  /**
+   * Last batch whose manager-series adds were applied (-1: none read yet).
+   * Those adds exist only in the stream, so a rebuild that moves lastSeq past
+   * batches not yet read must not skip them: the stream is read from the
+   * lower of the two.
+   */
+  managerSeq: number;
   /** Heartbeat within the lease: its open sessions count. */
   alive: boolean;
   /** Redis ms of its last heartbeat. */
@@ -66,7 +73,7 @@ export class Receiver {
   peer(id: string, info: PeerInfo, lastBeat: number): Peer {
     let p = this.peers.get(id);
     if (p === undefined) {
-      p = { id, stream: incarnationKeys(this.o.prefix, id).stream, lastSeq: 0, alive: true, lastBeat, goneAt: 0, info, batches: 0, lagMs: 0 };
+      p = { id, stream: incarnationKeys(this.o.prefix, id).stream, lastSeq: 0, managerSeq: -1, alive: true, lastBeat, goneAt: 0, info, batches: 0, lagMs: 0 };
       this.peers.set(id, p);
     }
     return p;
@@ -80,11 +87,11 @@ export class Receiver {
     }
     const count = String(this.o.readCount);
     if (this.o.link.kind === 'single') {
-      const args = ['XREAD', 'COUNT', count, 'STREAMS', ...readable.map((p) => p.stream), ...readable.map((p) => `${p.lastSeq}-1`)];
+      const args = ['XREAD', 'COUNT', count, 'STREAMS', ...readable.map((p) => p.stream), ...readable.map((p) => `${readFrom(p)}-1`)];
       this.take(await this.o.link.command(readable[0]!.stream, args));
     } else {
       for (const p of readable) {
-        this.take(await this.o.link.command(p.stream, ['XREAD', 'COUNT', count, 'STREAMS', p.stream, `${p.lastSeq}-1`]));
+        this.take(await this.o.link.command(p.stream, ['XREAD', 'COUNT', count, 'STREAMS', p.stream, `${readFrom(p)}-1`]));
         if (this.rebuildDue) break;
       }
     }
@@ -100,7 +107,6 @@ export class Receiver {
       const p = byStream.get(String(item[0]));
       if (p === undefined || !Array.isArray(item[1])) continue;
       for (const entry of item[1] as unknown[]) {
-        if (this.rebuildDue) return;
         if (!Array.isArray(entry)) continue;
         this.entry(p, String(entry[0]), Array.isArray(entry[1]) ? (entry[1] as unknown[]).map(String) : []);
       }
@@ -109,39 +115,50 @@ export class Receiver {
 
   private entry(p: Peer, id: string, fields: string[]): void {
     const seq = Number(id.split('-')[0]);
-    if (seq <= p.lastSeq) return;
     const f = new Map<string, string>();
     for (let i = 0; i + 1 < fields.length; i += 2) f.set(fields[i]!, fields[i + 1]!);
+    const data = f.get('d') ?? '';
+    // Manager-series adds exist nowhere else: each batch's are applied once, whatever happens to its counts.
+    const managerNew = seq > (p.managerSeq >= 0 ? p.managerSeq : p.lastSeq);
+    if (managerNew) p.managerSeq = seq;
+    if (seq <= p.lastSeq || this.rebuildDue) {
+      // Its counts are in the cluster state already, or about to be re-read with it.
+      if (managerNew) this.apply(p, data, 'manager');
+      return;
+    }
     if (seq !== p.lastSeq + 1 || f.has('r')) {
       this.rebuildDue = true;
-      // A resync carries the manager-series adds it was holding: they exist nowhere else.
-      if (f.has('r')) this.apply(p, f.get('d') ?? '', true);
+      if (managerNew) this.apply(p, data, 'manager');
       this.o.logger.info(
         { node: p.id, expected: p.lastSeq + 1, got: seq, reset: f.has('r') },
         f.has('r') ? 'cluster: a node re-sent its whole state: re-reading the cluster state' : 'cluster: batches missing from a node\'s stream: re-reading the cluster state',
       );
       return;
     }
-    this.apply(p, f.get('d') ?? '');
+    this.apply(p, data, managerNew ? 'all' : 'state');
     p.lastSeq = seq;
     p.batches++;
     const t = Number(f.get('t'));
     if (Number.isFinite(t)) p.lagMs = Math.max(0, this.o.nowMs() - t);
   }
 
-  private apply(p: Peer, payload: string, managerOnly = false): void {
+  /** Applies a batch: its counts and gauges ('state'), its manager-series adds ('manager'), or both. */
+  private apply(p: Peer, payload: string, part: 'all' | 'state' | 'manager'): void {
     const st = this.o.state;
     const sec = Math.floor(this.o.nowMs() / 1000);
+    const state = part !== 'manager';
+    const manager = part !== 'state';
     this.malformed += decodeBatch(payload, {
       counter: (mi, ts, addr, n) => {
-        if (st.families.metrics && !managerOnly) st.counters.apply(mi, ts, addr, n, sec);
+        if (st.families.metrics && state) st.counters.apply(mi, ts, addr, n, sec);
       },
       gauge: (addr, n) => {
-        if (st.families.inboundCidr && p.alive && !managerOnly) st.gauges.apply(p.id, addr, n);
+        if (st.families.inboundCidr && p.alive && state) st.gauges.apply(p.id, addr, n);
       },
-      series: (id, manager, start, key, n) => {
-        if (manager) this.o.onManagerSeries?.(id, key, n);
-        else if (st.families.series && !managerOnly) st.series.apply(id, start, key, n, sec);
+      series: (id, isManager, start, key, n) => {
+        if (isManager) {
+          if (manager) this.o.onManagerSeries?.(id, key, n);
+        } else if (st.families.series && state) st.series.apply(id, start, key, n, sec);
       },
     });
   }
@@ -183,10 +200,20 @@ export class Receiver {
       }
     }
     st.swap(fresh);
-    for (const [id, seq] of seqs) this.peers.get(id)!.lastSeq = seq;
+    for (const [id, seq] of seqs) {
+      const p = this.peers.get(id)!;
+      p.lastSeq = seq;
+      // A peer first seen now: its manager-series adds count from here on.
+      if (p.managerSeq < 0) p.managerSeq = seq;
+    }
     this.rebuildDue = false;
     this.rebuilds++;
   }
+}
+
+/** Where a peer's stream is read from: the lower of its state and its manager-series position. */
+function readFrom(p: Peer): number {
+  return p.managerSeq >= 0 ? Math.min(p.lastSeq, p.managerSeq) : p.lastSeq;
 }
 
 function pairs(flat: unknown): Array<[string, string]> {
