@@ -18,7 +18,7 @@ import { engineOptionsFrom, storeOptionsFrom, type MoonwatchConfig } from '../co
 import { errorMessage } from '../errors.ts';
 import { captureLogger, LEVELS } from '../log.ts';
 import { ScriptFault } from '../lua/errors.ts';
-import { modulePathToFile } from '../lua/sources.ts';
+import { modulePathToFile, scriptFile } from '../lua/sources.ts';
 import { createEngine } from '../policy/engine.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { missingBuiltins, msysBuiltinNames } from './builtins.ts';
@@ -163,7 +163,7 @@ async function buildFault(config: MoonwatchConfig, modules: string[], warnings: 
     for (const r of records) {
       if (r.level < LEVELS.warn) continue;
       const script = typeof r.script === 'string' ? r.script : undefined;
-      warnings.push({ file: script === undefined ? config.file : join(config.scripts.dir, script.endsWith('.lua') ? script : modulePathToFileSafe(script)), line: 0, text: String(r.msg) });
+      warnings.push({ file: script === undefined ? config.file : join(config.scripts.dir, script.endsWith('.lua') ? script : scriptFile(script)), line: 0, text: String(r.msg) });
     }
   }
   return undefined;
@@ -180,14 +180,6 @@ function faultProblem(config: MoonwatchConfig, err: unknown): Problem {
   const m = /^([A-Za-z0-9_./-]+\.lua): (.*)$/s.exec(message);
   if (m !== null) return { file: join(config.scripts.dir, m[1]!), line: 0, text: m[2]! };
   return { file: config.scripts.dir, line: 0, text: message };
-}
-
-function modulePathToFileSafe(name: string): string {
-  try {
-    return modulePathToFile(name);
-  } catch {
-    return name;
-  }
 }
 
 function lineMentioning(text: string, needle: string): number {

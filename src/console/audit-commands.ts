@@ -1,6 +1,6 @@
 import { formatAddress, hostCidr, hostLength, parseAddress, parseCidr, type Cidr, type IpAddress } from '../audit/address.ts';
 import type { SeriesInfo } from '../audit/series.ts';
-import { METRICS, type AuditStore, type Metric } from '../audit/store.ts';
+import { METRICS, type AuditStore, type Metric, type Scope } from '../audit/store.ts';
 import { readSeriesFile } from '../persist/series-file.ts';
 import { ConsoleCommandError } from './errors.ts';
 import { resolveLoadPath } from './load-path.ts';
@@ -56,17 +56,7 @@ function show(args: readonly string[], store: AuditStore): string[] {
   const [what, ...rest] = args;
   if (what === 'ip') {
     expectArgs(rest, 1, 1, 'show ip <ip[/mask]>');
-    const cidr = cidrArg(rest[0]!);
-    const monitors = store.monitors();
-    if (monitors.length === 0) throw new ConsoleCommandError('no monitors are configured (inbound_audit.monitors)');
-    const out: string[] = [];
-    for (const metric of METRICS) {
-      for (const m of monitors) {
-        const width = m.slice(0, m.indexOf(','));
-        store.windows(metric, m, cidr).forEach((n, k) => out.push(`${TYPE_LABEL[metric]} ${width}/${k}: ${n}`));
-      }
-    }
-    return out;
+    return showIp(store, cidrArg(rest[0]!));
   }
   if (what === 'all') {
     expectArgs(rest, 0, 2, 'show all [<offset> [<limit>]]');
@@ -206,7 +196,21 @@ function familyMatches(info: SeriesInfo, addr: IpAddress, text: string): void {
   if (addr.family !== want) throw new ConsoleCommandError(`${text} is not an IPv${want} address, and series "${info.name}" is ${info.type}`);
 }
 
-function cidrArg(text: string): Cidr {
+/** Every window of every monitor for a block, this node's counts or the cluster's (`cluster show ip`). */
+export function showIp(store: AuditStore, cidr: Cidr, scope: Scope = 'local'): string[] {
+  const monitors = store.monitors();
+  if (monitors.length === 0) throw new ConsoleCommandError('no monitors are configured (inbound_audit.monitors)');
+  const out: string[] = [];
+  for (const metric of METRICS) {
+    for (const m of monitors) {
+      const width = m.slice(0, m.indexOf(','));
+      store.windows(metric, m, cidr, scope).forEach((n, k) => out.push(`${TYPE_LABEL[metric]} ${width}/${k}: ${n}`));
+    }
+  }
+  return out;
+}
+
+export function cidrArg(text: string): Cidr {
   try {
     return parseCidr(text);
   } catch (err) {

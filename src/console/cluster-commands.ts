@@ -1,7 +1,8 @@
-import { cidrOf, formatCidr, parseCidr, type Cidr, type IpAddress } from '../audit/address.ts';
-import { METRICS, type AuditStore } from '../audit/store.ts';
+import { cidrOf, formatCidr, type Cidr, type IpAddress } from '../audit/address.ts';
+import type { AuditStore } from '../audit/store.ts';
 import type { ClusterStatus } from '../cluster/node.ts';
 import { nodeNameOf } from '../cluster/keys.ts';
+import { cidrArg, showIp } from './audit-commands.ts';
 import { ConsoleCommandError } from './errors.ts';
 
 /** What the cluster commands read; serve passes its ClusterNode. */
@@ -15,7 +16,6 @@ export const CLUSTER_HELP = [
   'cluster show ip <ip[/mask]>                            show ip with cluster-wide figures',
 ];
 
-const TYPE_LABEL = { connections: 'Connections', receptions: 'Receptions', rejections: 'Rejections' } as const;
 const V4_LEVELS = [8, 16, 24, 32];
 const V6_LEVELS = [32, 48, 64, 128];
 
@@ -27,7 +27,7 @@ export function runClusterCommand(args: readonly string[], store: AuditStore, cl
     if (rest.length === 2) return sharedView(store, cluster.status(), undefined);
     if (rest.length === 4 && rest[2] === 'from') return sharedView(store, cluster.status(), rest[3]!);
   }
-  if (what === 'show' && rest[0] === 'ip' && rest.length === 2) return showIp(store, cidrArg(rest[1]!));
+  if (what === 'show' && rest[0] === 'ip' && rest.length === 2) return showIp(store, cidrArg(rest[1]!), 'cluster');
   throw new ConsoleCommandError('usage: cluster status | cluster shared show inbound_cidr [from <node>] | cluster show ip <ip[/mask]>');
 }
 
@@ -86,26 +86,5 @@ function byTree(a: { cidr: Cidr }, b: { cidr: Cidr }): number {
   if (x.family !== y.family) return x.family - y.family;
   for (const w of ['w0', 'w1', 'w2', 'w3'] as const) if (x[w] !== y[w]) return x[w] - y[w];
   return a.cidr.prefix - b.cidr.prefix;
-}
-
-function showIp(store: AuditStore, cidr: Cidr): string[] {
-  const monitors = store.monitors();
-  if (monitors.length === 0) throw new ConsoleCommandError('no monitors are configured (inbound_audit.monitors)');
-  const out: string[] = [];
-  for (const metric of METRICS) {
-    for (const m of monitors) {
-      const width = m.slice(0, m.indexOf(','));
-      store.windows(metric, m, cidr, 'cluster').forEach((n, k) => out.push(`${TYPE_LABEL[metric]} ${width}/${k}: ${n}`));
-    }
-  }
-  return out;
-}
-
-function cidrArg(text: string): Cidr {
-  try {
-    return parseCidr(text);
-  } catch (err) {
-    throw new ConsoleCommandError((err as Error).message);
-  }
 }
 

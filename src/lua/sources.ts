@@ -32,6 +32,15 @@ export function modulePathToFile(name: string): string {
   return `${segments.join('/')}.lua`;
 }
 
+/** modulePathToFile for log lines and messages: a name it refuses is shown as given (require reports it). */
+export function scriptFile(name: string): string {
+  try {
+    return modulePathToFile(name);
+  } catch {
+    return name;
+  }
+}
+
 const REL_PATH = /^(?:[A-Za-z0-9_-]+\/)*[A-Za-z0-9_-]+\.lua$/;
 
 /** A reader over a directory on disk; only paths modulePathToFile can produce are served. */

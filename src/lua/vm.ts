@@ -1,7 +1,7 @@
 import { SystemClock, type Clock } from '../clock.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { BudgetGuard, DEFAULT_MAX_CALL_BYTES, installStringCaps, limitOf, scriptWhere, type Budget } from './budget.ts';
+import { BudgetGuard, DEFAULT_MAX_CALL_BYTES, installStringCaps, scriptWhere, type Budget } from './budget.ts';
 import { installCompat } from './compat.ts';
 import { LuaVmUsageError, parseLuaPosition, ScriptFault, type ScriptFaultKind, type ScriptFaultOptions } from './errors.ts';
 import { lauxlib, loadFengari, lua, to_jsstring, to_luastring, type LuaState } from './fengari.ts';

@@ -13,6 +13,7 @@ import type { CompatHost } from './compat-host.ts';
 import type { CompatServices } from './compat-services.ts';
 import { CONTEXT } from './constants.ts';
 import type { MsysHost } from './host.ts';
+import { pushLibrary, setFunctions } from './install.ts';
 import { addMethods, ecMessageNew, msgCompatMethods, vctxCompatMethods } from './message-compat.ts';
 import { pcreFunctions } from './pcre.ts';
 import type { MsysTypes } from './types.ts';
@@ -49,18 +50,18 @@ export function installCompatPackages(vm: LuaVm, host: MsysHost, types: MsysType
   lua.lua_getglobal(L, 'msys');
   const msys = lua.lua_gettop(L) as number;
 
-  setFns(L, 'msys', { dnsLookup: dnsLookupFunction(compat), sleep: sleepFunction(compat) });
-  runHostLua(L, 'pool.lua', (Ls) => pushFns(Ls, 'msys.runInPool', poolHelpers(compat)));
+  setFunctions(L, 'msys', { dnsLookup: dnsLookupFunction(compat), sleep: sleepFunction(compat) });
+  runHostLua(L, 'pool.lua', (Ls) => pushLibrary(Ls, 'msys.runInPool', poolHelpers(compat)));
   lua.lua_setfield(L, msys, 'runInPool');
 
   runHostLua(L, 'dumper.lua');
   lua.lua_setfield(L, msys, 'dumper');
-  pushFns(L, 'msys.pcre', pcreFunctions());
+  pushLibrary(L, 'msys.pcre', pcreFunctions());
   lua.lua_setfield(L, msys, 'pcre');
-  pushFns(L, 'msys.cidr', cidrFunctions({ host, types: getTypes, baseDir: opts.baseDir, logger: opts.logger }));
+  pushLibrary(L, 'msys.cidr', cidrFunctions({ host, types: getTypes, baseDir: opts.baseDir, logger: opts.logger }));
   lua.lua_setfield(L, msys, 'cidr');
   runHostLua(L, 'pbp.lua', (Ls) => {
-    pushFns(Ls, 'msys.pbp', pbpHelpers(getTypes));
+    pushLibrary(Ls, 'msys.pbp', pbpHelpers(getTypes));
     lua.lua_pushnumber(Ls, CONTEXT.CONN);
     lua.lua_setfield(Ls, -2, 'VCTX_CONN');
     lua.lua_pushnumber(Ls, CONTEXT.MESS);
@@ -161,16 +162,4 @@ function pbpHelpers(types: () => MsysTypes): Record<string, HostFn> {
       return 1;
     },
   };
-}
-
-function pushFns(L: LuaState, prefix: string, fns: Record<string, HostFn>): void {
-  lua.lua_createtable(L, 0, Object.keys(fns).length);
-  setFns(L, prefix, fns);
-}
-
-function setFns(L: LuaState, prefix: string, fns: Record<string, HostFn>): void {
-  for (const [name, fn] of Object.entries(fns)) {
-    lua.lua_pushcfunction(L, hostFunction(`${prefix}.${name}`, fn));
-    lua.lua_setfield(L, -2, name);
-  }
 }

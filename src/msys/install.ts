@@ -97,13 +97,14 @@ export function installMsys(vm: LuaVm, host: MsysHost): MsysTypes {
   return types;
 }
 
-function pushLibrary(L: LuaState, prefix: string, fns: Record<string, HostFn>): void {
+/** A new table of host functions, named in errors as `prefix.name` (install-compat.ts uses it too). */
+export function pushLibrary(L: LuaState, prefix: string, fns: Record<string, HostFn>): void {
   lua.lua_createtable(L, 0, Object.keys(fns).length);
   setFunctions(L, prefix, fns);
 }
 
 /** Sets functions into the table on top; errors name them in full ("msys.audit.connections"). */
-function setFunctions(L: LuaState, prefix: string, fns: Record<string, HostFn>): void {
+export function setFunctions(L: LuaState, prefix: string, fns: Record<string, HostFn>): void {
   for (const [name, fn] of Object.entries(fns)) {
     lua.lua_pushcfunction(L, hostFunction(`${prefix}.${name}`, fn));
     lua.lua_setfield(L, -2, name);

@@ -3,7 +3,7 @@ import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import { lua, type LuaState } from '../lua/fengari.ts';
 import { ScriptFault } from '../lua/errors.ts';
-import { modulePathToFile, type SourceReader } from '../lua/sources.ts';
+import { scriptFile, type SourceReader } from '../lua/sources.ts';
 import { LuaVm, type Budget } from '../lua/vm.ts';
 import { holdTop, pushHeld, type HeldValue } from '../lua/vm-internals.ts';
 import { AuditReadLog, type AuditRead } from '../msys/audit-reads.ts';
@@ -492,15 +492,6 @@ export class Generation {
 const PRINT_FIELDS = Object.freeze({ script_print: true });
 const CONT: CalloutResult = { kind: 'cont' };
 const DONE: CalloutResult = { kind: 'done' };
-
-/** "inbound.limits" → "inbound/limits.lua", for log lines; a bad name is reported by require itself. */
-function scriptFile(source: string): string {
-  try {
-    return modulePathToFile(source);
-  } catch {
-    return source;
-  }
-}
 
 function loadFault(message: string, script: string): ScriptFault {
   return new ScriptFault('load', `${scriptFile(script)}: ${message}`);
