@@ -3,11 +3,11 @@
  * each with its own config, control socket and SMTP port, killable with SIGKILL.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { ConsoleClient } from '../../src/console/client.ts';
 import { freePort } from '../helpers/redis-server.ts';
+import { controlSocketAnswers, runConsoleLineAt } from '../helpers/control-socket.ts';
 
 export interface NodeProcess {
   readonly name: string;
@@ -75,7 +75,7 @@ export async function startNode(spec: NodeSpec): Promise<NodeProcess> {
   proc.stderr!.on('data', (c: Buffer) => (err += c.toString()));
   const exit = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const until = Date.now() + 90_000;
-  while (!(existsSync(socket) && (await answers(socket)))) {
+  while (!(await controlSocketAnswers(socket))) {
     if (proc.exitCode !== null) throw new Error(`node ${spec.name} exited: ${err}${out}`);
     if (Date.now() > until) throw new Error(`node ${spec.name} did not start: ${err}${out}`);
     await new Promise((r) => setTimeout(r, 25));
@@ -87,14 +87,7 @@ export async function startNode(spec: NodeSpec): Promise<NodeProcess> {
     proc,
     stderr: () => err,
     logs: () => out,
-    async run(line) {
-      const c = await ConsoleClient.connect({ socket });
-      try {
-        return await c.run(line);
-      } finally {
-        c.close();
-      }
-    },
+    run: (line) => runConsoleLineAt(socket, line),
     async kill9() {
       proc.kill('SIGKILL');
       await exit;
@@ -104,17 +97,6 @@ export async function startNode(spec: NodeSpec): Promise<NodeProcess> {
       return exit;
     },
   };
-}
-
-function answers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = connect(path);
-    c.once('connect', () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once('error', () => resolve(false));
-  });
 }
 
 /** Sum of the "<Type> 1800/k" lines of a show ip answer (2 h: no window boundary in a test). */

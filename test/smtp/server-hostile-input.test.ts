@@ -113,26 +113,31 @@ describe('commands that never deliver mail', () => {
   });
 });
 
+/** Starts DATA from `ip`, then sends 10 bytes every 50 ms until the server answers; returns that reply once the socket closed. */
+async function trickleData(srv: TestServer, ip: string): Promise<string[]> {
+  const { client } = await srv.connect({ localAddress: ip });
+  await client.command('EHLO trickle.example');
+  await client.command('MAIL FROM:<a@sender.example>');
+  await client.command('RCPT TO:<alice@example.test>');
+  expect((await client.command('DATA')).code).toBe(354);
+  const trickle = setInterval(() => {
+    if (!client.isClosed) client.write('xxxxxxxx\r\n');
+  }, 50);
+  try {
+    const r = await client.reply();
+    await client.closed;
+    return r.lines;
+  } finally {
+    clearInterval(trickle);
+  }
+}
+
 describe('minimum data rate', () => {
   it('ends a DATA trickle slower than min_data_rate with 421, counted, nothing stored', async () => {
     const ip = '127.0.16.5';
-    const { client } = await slow.connect({ localAddress: ip });
-    await client.command('EHLO trickle.example');
-    await client.command('MAIL FROM:<a@sender.example>');
-    await client.command('RCPT TO:<alice@example.test>');
-    expect((await client.command('DATA')).code).toBe(354);
     // 10 bytes every 50 ms (200 B/s) against a 1000 B/s minimum: the deadline
     // falls behind by about 40 ms per chunk until it passes.
-    const trickle = setInterval(() => {
-      if (!client.isClosed) client.write('xxxxxxxx\r\n');
-    }, 50);
-    try {
-      const r = await client.reply();
-      expect(r.lines).toEqual(['421 4.4.2 mx.test.example Error: message data too slow']);
-    } finally {
-      clearInterval(trickle);
-    }
-    await client.closed;
+    expect(await trickleData(slow, ip)).toEqual(['421 4.4.2 mx.test.example Error: message data too slow']);
     await slow.settled();
     expect(stored(slow)).toEqual([]);
     expect(slow.count('rejections', ip)).toBe(1);
@@ -142,20 +147,7 @@ describe('minimum data rate', () => {
 
   it('keeps data_timeout_ms as the bound on the whole message when the rate is met', async () => {
     const ip = '127.0.16.9';
-    const { client } = await bounded.connect({ localAddress: ip });
-    await client.command('EHLO steady.example');
-    await client.command('MAIL FROM:<a@sender.example>');
-    await client.command('RCPT TO:<alice@example.test>');
-    expect((await client.command('DATA')).code).toBe(354);
-    const trickle = setInterval(() => {
-      if (!client.isClosed) client.write('xxxxxxxx\r\n');
-    }, 50);
-    try {
-      expect((await client.reply()).lines).toEqual(['421 4.4.2 mx.test.example Error: timeout exceeded']);
-    } finally {
-      clearInterval(trickle);
-    }
-    await client.closed;
+    expect(await trickleData(bounded, ip)).toEqual(['421 4.4.2 mx.test.example Error: timeout exceeded']);
     await bounded.settled();
     // A timeout is not the client's fault in the counters' eyes.
     expect(bounded.count('rejections', ip)).toBe(0);

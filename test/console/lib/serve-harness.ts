@@ -5,12 +5,13 @@
  * config's log level.
  */
 import { EventEmitter } from 'node:events';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import { runServe } from '../../../src/cli/serve.ts';
 import { monotonicMs, type Clock } from '../../../src/clock.ts';
 import { ConsoleClient } from '../../../src/console/client.ts';
+import { controlSocketAnswers, runConsoleLineAt } from '../../helpers/control-socket.ts';
 
 export interface ServedInstance {
   readonly dir: string;
@@ -90,7 +91,7 @@ export async function serve(dir: string, opts: ServeFilesOptions & { args?: stri
   // Polls until the socket answers; only a hung start (not a busy machine) runs out the time.
   const until = monotonicMs() + 20_000;
   while (exited === undefined && monotonicMs() < until) {
-    if (existsSync(socket) && (await answers(socket))) break;
+    if (await controlSocketAnswers(socket)) break;
     await new Promise((r) => setTimeout(r, 10));
   }
   const inst: ServedInstance = {
@@ -100,31 +101,13 @@ export async function serve(dir: string, opts: ServeFilesOptions & { args?: stri
     stderr: () => err,
     done,
     console: () => ConsoleClient.connect({ socket }),
-    async run(line) {
-      const c = await ConsoleClient.connect({ socket });
-      try {
-        return await c.run(line);
-      } finally {
-        c.close();
-      }
-    },
+    run: (line) => runConsoleLineAt(socket, line),
     async stop() {
       signals.emit('SIGTERM');
       return done;
     },
   };
   return inst;
-}
-
-function answers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = connect(path);
-    c.once('connect', () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once('error', () => resolve(false));
-  });
 }
 
 /** Opens and closes one SMTP session (counted as a connection at accept). */
