@@ -4,7 +4,7 @@
  * /metrics and /healthz over real HTTP, Postfix-style decision lines, and a
  * SIGTERM that exits 0 even when the log's reader has gone.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -12,9 +12,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { monotonicMs } from '../../src/clock.ts';
 import { runConsole } from '../../src/cli/console.ts';
-import { ConsoleClient } from '../../src/console/client.ts';
 import { freePort, waitForPort } from '../helpers/redis-server.ts';
 import { RawSmtpClient } from '../smtp/lib/raw-client.ts';
+import { startCli, type CliChild } from '../helpers/cli-process.ts';
+import { runConsoleLineAt } from '../helpers/control-socket.ts';
 
 const gate = (text: string) => `
 require("msys.core")
@@ -35,51 +36,6 @@ end
 msys.registerModule("gate", g)
 `;
 
-interface Child {
-  proc: ChildProcess;
-  lines: Record<string, unknown>[];
-  raw: string[];
-  exit: Promise<number | null>;
-  waitFor(pred: (l: Record<string, unknown>) => boolean, what: string, timeoutMs?: number): Promise<Record<string, unknown>>;
-}
-
-function startCli(args: string[], opts: { stdout?: 'pipe' | 'inherit' } = {}): Child {
-  const proc = spawn(process.execPath, ['bin/moonwatch.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: Record<string, unknown>[] = [];
-  const raw: string[] = [];
-  let partial = '';
-  if (opts.stdout !== 'inherit') {
-    proc.stdout!.on('data', (chunk: Buffer) => {
-      partial += chunk.toString();
-      const parts = partial.split('\n');
-      partial = parts.pop()!;
-      for (const p of parts) {
-        if (p.trim() === '') continue;
-        raw.push(p);
-        lines.push(JSON.parse(p) as Record<string, unknown>);
-      }
-    });
-  }
-  let stderr = '';
-  proc.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  const exit = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  return {
-    proc,
-    lines,
-    raw,
-    exit,
-    async waitFor(pred, what, timeoutMs = 20_000) {
-      const until = monotonicMs() + timeoutMs;
-      for (;;) {
-        const hit = lines.find(pred);
-        if (hit !== undefined) return hit;
-        if (proc.exitCode !== null || monotonicMs() > until) throw new Error(`no log line: ${what}; stderr: ${stderr}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    },
-  };
-}
-
 function httpGet(url: string): Promise<{ status: number; body: string; type: string }> {
   return new Promise((resolve, reject) => {
     get(url, (res) => {
@@ -91,12 +47,7 @@ function httpGet(url: string): Promise<{ status: number; body: string; type: str
 }
 
 async function consoleLine(socket: string, line: string): Promise<string> {
-  const c = await ConsoleClient.connect({ socket });
-  try {
-    return (await c.run(line)).join('\n');
-  } finally {
-    c.close();
-  }
+  return (await runConsoleLineAt(socket, line)).join('\n');
 }
 
 async function poll<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
@@ -110,7 +61,7 @@ async function poll<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs
 }
 
 let dir: string;
-let child: Child;
+let child: CliChild;
 let smtpPort: number;
 let httpPort: number;
 const config = (extra: string[] = []): string =>

@@ -2,14 +2,13 @@
  * The real CLI as a child process: `node bin/moonwatch.js serve --config …`,
  * driven by signals the way an init system drives it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { monotonicMs } from '../../src/clock.ts';
 import { RawSmtpClient } from '../smtp/lib/raw-client.ts';
+import { startCli, type CliChild } from '../helpers/cli-process.ts';
 
 const policy = (version: number) => `
 require("msys.core")
@@ -33,44 +32,8 @@ end
 msys.registerModule("gate", g)
 `;
 
-interface Child {
-  proc: ChildProcess;
-  lines: Record<string, unknown>[];
-  exit: Promise<number | null>;
-  waitFor(pred: (l: Record<string, unknown>) => boolean, what: string, timeoutMs?: number): Promise<Record<string, unknown>>;
-}
-
-function startCli(config: string): Child {
-  const proc = spawn(process.execPath, ['bin/moonwatch.js', 'serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: Record<string, unknown>[] = [];
-  let partial = '';
-  proc.stdout!.on('data', (chunk: Buffer) => {
-    partial += chunk.toString();
-    const parts = partial.split('\n');
-    partial = parts.pop()!;
-    for (const p of parts) if (p.trim() !== '') lines.push(JSON.parse(p) as Record<string, unknown>);
-  });
-  let stderr = '';
-  proc.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  const exit = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  return {
-    proc,
-    lines,
-    exit,
-    async waitFor(pred, what, timeoutMs = 20_000) {
-      const until = monotonicMs() + timeoutMs;
-      for (;;) {
-        const hit = lines.find(pred);
-        if (hit !== undefined) return hit;
-        if (proc.exitCode !== null || monotonicMs() > until) throw new Error(`no log line: ${what}; stderr: ${stderr}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    },
-  };
-}
-
 let dir: string;
-let child: Child;
+let child: CliChild;
 let port: number;
 let port6: number;
 
@@ -92,7 +55,7 @@ beforeAll(async () => {
       'tls: { key: tls.key, cert: tls.crt }',
     ].join('\n'),
   );
-  child = startCli(join(dir, 'moonwatch.yaml'));
+  child = startCli(['serve', '--config', join(dir, 'moonwatch.yaml')]);
   const serving = await child.waitFor((l) => l.msg === 'moonwatch serving', 'moonwatch serving');
   const listen = serving.listen as string[];
   expect(listen).toHaveLength(2);
@@ -212,7 +175,7 @@ describe('moonwatch serve as a process', () => {
   });
 
   it('SIGINT stops it the same way (exit 0)', async () => {
-    const second = startCli(join(dir, 'moonwatch.yaml'));
+    const second = startCli(['serve', '--config', join(dir, 'moonwatch.yaml')]);
     try {
       const serving = await second.waitFor((l) => l.msg === 'moonwatch serving', 'moonwatch serving');
       const p = Number(/:(\d+)$/.exec((serving.listen as string[])[0]!)![1]);
