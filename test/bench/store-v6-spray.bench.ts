@@ -14,19 +14,9 @@ import { ipv6 } from '../../src/audit/address.ts';
 import { AuditStore } from '../../src/audit/store.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { captureLogger } from '../../src/log.ts';
-import { memoryAfterGc, result, type BenchResult } from './lib.ts';
+import { memoryAfterGc, random, result, type BenchResult } from './lib.ts';
 
 const N = 1_000_000;
-
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t ^= t + Math.imul(t ^ (t >>> 7), 61 | t);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 const newStore = (): AuditStore =>
   new AuditStore({ clock: new ManualClock(Date.UTC(2024, 0, 1, 10)), logger: captureLogger('error').logger, monitors: ['300,6', '1800,4'], maxTrackedPerMonitor: N });

@@ -12,22 +12,12 @@ import { cidrOf, ipv4, ipv6, type Cidr } from '../../src/audit/address.ts';
 import { AuditStore } from '../../src/audit/store.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { captureLogger } from '../../src/log.ts';
-import { median, medianMicros, memoryAfterGc, result, type BenchResult } from './lib.ts';
+import { median, medianMicros, memoryAfterGc, random, result, type BenchResult } from './lib.ts';
 
 const N = 1_000_000;
 const MONITORS = ['300,6', '1800,4'];
 const START_MS = Date.UTC(2024, 0, 1, 10, 0, 0);
 const W = 300_000;
-
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t ^= t + Math.imul(t ^ (t >>> 7), 61 | t);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 function distinctV4(n: number, seed: number): Uint32Array {
   const next = random(seed);

@@ -99,3 +99,11 @@ export const MESSAGE = 'From: a@sender.test\r\nTo: b@rcpt.test\r\nSubject: hello
 export function logs(records: LogRecord[], match: RegExp | string, minLevel = 0): LogRecord[] {
   return records.filter((r) => r.level >= minLevel && (typeof match === 'string' ? r.msg.includes(match) : match.test(r.msg)));
 }
+
+/** A module named `name` whose validate_connect runs `body` (ac and vctx in scope), then continues. */
+export const connectModule = (name: string, body: string): string => `local m = {}
+function m:validate_connect(ac, vctx)
+${body}
+  return msys.core.VALIDATE_CONT
+end
+msys.registerModule("${name}", m)`;

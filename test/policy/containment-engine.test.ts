@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LEVELS } from '../../src/log.ts';
-import { logs, runSession, testEngine } from '../helpers/engine.ts';
-
-const module = (name: string, body: string) => `local m = {}
-function m:validate_connect(ac, vctx)
-${body}
-  return msys.core.VALIDATE_CONT
-end
-msys.registerModule("${name}", m)`;
+import { connectModule as module, logs, runSession, testEngine } from '../helpers/engine.ts';
 
 describe('containment through the policy engine', () => {
   it('faults a hostile phase with the failure verdict and logs module, phase, script:line and the limit', async () => {

@@ -1,12 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runSession, testEngine } from '../helpers/engine.ts';
-
-const module = (name: string, body: string) => `local m = {}
-function m:validate_connect(ac, vctx)
-${body}
-  return msys.core.VALIDATE_CONT
-end
-msys.registerModule("${name}", m)`;
+import { connectModule as module, runSession, testEngine } from '../helpers/engine.ts';
 
 /**
  * Issue 16: the process's memory stays bounded whatever the scripts do: a
