@@ -302,6 +302,30 @@ const auxsetstr = function`,
       },
     ],
   },
+  {
+    // C Lua keeps a thread's CallInfo list and reuses an entry per call depth;
+    // fengari makes a new CallInfo for every call and drops it on return,
+    // about 3 KB per session of the five-phase policy. precall sets every
+    // field a call reads (callstatus, func, funcOff, top, nresults, and the
+    // l_* fields of a Lua call); the continuation fields are only read under
+    // the callstatus bits or the yield that set them, as in C Lua.
+    file: 'lstate.js',
+    what: 'reuse CallInfo entries',
+    required: false,
+    steps: [
+      {
+        find: /const luaE_extendCI = function\(L\) \{\n {4}let ci = new CallInfo\(\);\n/g,
+        replace: 'const luaE_extendCI = function(L) {\n    let ci = L.ci.next;\n    if (ci !== null) {\n        L.ci = ci;\n        return ci;\n    }\n    ci = new CallInfo();\n',
+        expect: 1,
+      },
+    ],
+  },
+  {
+    file: 'ldo.js',
+    what: 'reuse CallInfo entries: a return keeps the next entry',
+    required: false,
+    steps: [{ find: /L\.ci = ci\.previous;\n {4}L\.ci\.next = null;\n/g, replace: 'L.ci = ci.previous;\n', expect: 1 }],
+  },
 ];
 
 export interface FengariPatchReport {

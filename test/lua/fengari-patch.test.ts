@@ -22,10 +22,12 @@ describe('fengari source patches', () => {
       'lapi.js: pop stack slots by assignment, not delete',
       'ldebug.js: pop stack slots by assignment, not delete',
       'ldo.js: pop stack slots by assignment, not delete',
+      'ldo.js: reuse CallInfo entries: a return keeps the next entry',
       'ldo.js: yield without throwing from a JS function the interpreter called directly',
       'llex.js: the lexer counts its tokens as steps',
       'lobject.js: constant folding and lua_arith widen to float like the VM',
       'lparser.js: pop stack slots by assignment, not delete',
+      'lstate.js: reuse CallInfo entries',
       'lstate.js: yield without throwing: the thread records its nCcalls at resume',
       'lstring.js: string allocation is metered',
       'lstring.js: string table keys: one latin1 character per byte',
@@ -103,6 +105,30 @@ describe('fengari source patches', () => {
     expect(run(code)).toEqual([3, 1, null, 'x!', 42, false, 'boom', 'ababab']);
   });
 
+  it('reuses a CallInfo per call depth, and errors and yields after deep calls still see the right frames', () => {
+    const { vm, run } = makeVm();
+    const code = `
+      local function deep(n) if n == 0 then return 0 end return 1 + deep(n - 1) end
+      local function fail() error("at depth", 2) end
+      local function shallow()
+        fail()
+      end
+      local depth = deep(60)
+      local ok, err = pcall(shallow)
+      local ok2, err2 = pcall(function() deep(40) return shallow() end)
+      local co = coroutine.wrap(function() deep(30) local v = coroutine.yield(deep(5)) return v + deep(2) end)
+      local first = co()
+      return depth, ok, err, ok2, err2, first, co(10), deep(3)`;
+    // Level 2 names the caller's line: the frame below fail's, found through the kept entries.
+    expect(run(code)).toEqual([60, false, 'test:5: at depth', false, 'test:5: at depth', 5, 12, 3]);
+    // A second run at the same depth makes no new CallInfo: the entries after the current one are kept.
+    const current = (): { next: object | null } => (vm.L as unknown as { ci: { next: object | null } }).ci;
+    const kept = current().next;
+    run('local function f() return 1 end return f()');
+    expect(kept).not.toBeNull();
+    expect(current().next).toBe(kept);
+  });
+
   it('does not alter fengari for other code in the process, nor read or set FENGARICONF', () => {
     makeVm();
     expect(process.env['FENGARICONF']).toBeUndefined();
@@ -123,6 +149,7 @@ describe('fengari source patches', () => {
     expect(result.skipped).toEqual([
       'ldo.js: pop stack slots by assignment, not delete (found 1, expected 5)',
       'ldo.js: yield without throwing from a JS function the interpreter called directly (found 0, expected 1)',
+      'ldo.js: reuse CallInfo entries: a return keeps the next entry (found 0, expected 1)',
     ]);
     expect(patchSource('lauxlib.js', source)).toEqual({ source, applied: [], skipped: [], failed: [] });
   });
