@@ -110,21 +110,19 @@ export class SeriesPersistence {
   }
 
   private async runCheckpointAsync(pause: Pause): Promise<number> {
-    this.restorePending();
     const epoch = this.saveEpoch;
     let saved = 0;
     let dirReady = false;
-    for (const info of this.series.list()) {
-      if (!info.options.persist || !this.settled.has(info.name)) continue;
-      const path = seriesFile(this.dir, info.name);
+    for (const name of this.saveable()) {
+      const path = seriesFile(this.dir, name);
       try {
         if (!dirReady) await mkdir(this.dir, { recursive: true, mode: 0o700 });
         dirReady = true;
-        const snap = await drive(this.series.snapshotSliced(info.name), pause);
+        const snap = await drive(this.series.snapshotSliced(name), pause);
         const chunks = await encodeSeriesChunks(snap, pause);
         if (await writeChunksAtomic(path, chunks, () => this.saveEpoch === epoch)) saved++;
       } catch (err) {
-        this.logger.error({ series: info.name, file: path, err: errorMessage(err) }, 'could not save audit series');
+        this.logger.error({ series: name, file: path, err: errorMessage(err) }, 'could not save audit series');
       }
       if (this.saveEpoch !== epoch) break;
     }
@@ -134,22 +132,31 @@ export class SeriesPersistence {
   /** Saves every persisted series that may be saved; a failure is logged and the others still run. */
   checkpoint(): number {
     this.saveEpoch++;
-    this.restorePending();
     let saved = 0;
     let dirReady = false;
-    for (const info of this.series.list()) {
-      if (!info.options.persist || !this.settled.has(info.name)) continue;
-      const path = seriesFile(this.dir, info.name);
+    for (const name of this.saveable()) {
+      const path = seriesFile(this.dir, name);
       try {
         if (!dirReady) mkdirSync(this.dir, { recursive: true, mode: 0o700 });
         dirReady = true;
-        writeSeriesFile(path, this.series.snapshot(info.name));
+        writeSeriesFile(path, this.series.snapshot(name));
         saved++;
       } catch (err) {
-        this.logger.error({ series: info.name, file: path, err: errorMessage(err) }, 'could not save audit series');
+        this.logger.error({ series: name, file: path, err: errorMessage(err) }, 'could not save audit series');
       }
     }
     return saved;
+  }
+
+  /**
+   * The persisted series that may be saved (any restore still pending is
+   * tried first). Lazy: during an asynchronous checkpoint a reload may
+   * redefine a series whose saved state then cannot be restored, and that
+   * file must not be overwritten, so each series is checked when its turn comes.
+   */
+  private *saveable(): Generator<string> {
+    this.restorePending();
+    for (const info of this.series.list()) if (info.options.persist && this.settled.has(info.name)) yield info.name;
   }
 
   private tryRestore(name: string): boolean {

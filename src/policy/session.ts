@@ -89,11 +89,9 @@ export class Session implements PolicySession {
   }
 
   async connect(): Promise<Verdict> {
-    let accepted = this.phase(PHASE.accept);
-    if (accepted instanceof Promise) accepted = await accepted;
+    const accepted = await this.phase(PHASE.accept);
     if (accepted.action !== 'continue') return accepted;
-    let connected = this.phase(PHASE.connect);
-    if (connected instanceof Promise) connected = await connected;
+    const connected = await this.phase(PHASE.connect);
     // A tarpit asked for at accept still applies to the greeting.
     return accepted.tarpitMs > 0 ? { ...connected, tarpitMs: connected.tarpitMs + accepted.tarpitMs } : connected;
   }
@@ -110,8 +108,7 @@ export class Session implements PolicySession {
     this.reset();
     this.state.message = { id: `${this.id}.${++this.messageCount}`, mailFrom: bare, recipients: [] };
     setEnvelopeKeys(this.state.vctxMess, 'mailfrom', 'MAIL FROM', bare);
-    let verdict = this.phase(PHASE.mailfrom, bare);
-    if (verdict instanceof Promise) verdict = await verdict;
+    const verdict = await this.phase(PHASE.mailfrom, bare);
     if (isRejection(verdict)) this.state.message = null;
     return verdict;
   }
@@ -122,8 +119,7 @@ export class Session implements PolicySession {
     message.currentRcpt = bare;
     const mess = this.state.vctxMess;
     setEnvelopeKeys(mess, 'rcptto', 'RCPT TO', bare);
-    let verdict = this.phase(PHASE.rcptto, bare);
-    if (verdict instanceof Promise) verdict = await verdict;
+    const verdict = await this.phase(PHASE.rcptto, bare);
     if (!isRejection(verdict)) {
       // msg:rcptto may have rewritten the recipient during the callout.
       message.recipients.push(message.currentRcpt ?? bare);
@@ -143,16 +139,18 @@ export class Session implements PolicySession {
     // One copy is spooled per recipient; a rejection of any copy rejects the
     // transaction, because a single SMTP reply answers the whole DATA. The
     // recipient list is final after validate_rcptto_list_final (spec §2.1).
-    for (let k = 0; k < DATA_PHASES.length + PER_RCPT_PHASES.length * message.recipients.length; k++) {
-      const perRcpt = k >= DATA_PHASES.length;
-      const phase = perRcpt ? PER_RCPT_PHASES[(k - DATA_PHASES.length) % PER_RCPT_PHASES.length]! : DATA_PHASES[k]!;
-      if (perRcpt) message.currentRcpt = message.recipients[Math.floor((k - DATA_PHASES.length) / PER_RCPT_PHASES.length)]!;
-      let v = this.phase(phase);
-      if (v instanceof Promise) v = await v;
-      if (isRejection(v)) return this.endTransaction(v);
-      tarpitMs += v.tarpitMs;
-      if (v.code !== undefined) custom = v;
-      if (phase === PHASE.rcpt_list_final) message.recipientsFinal = true;
+    // r = -1: DATA's own phases; then each recipient's. Most of these phases
+    // have no callout, and awaiting only a phase that waits saves a turn each.
+    for (let r = -1; r < message.recipients.length; r++) {
+      if (r >= 0) message.currentRcpt = message.recipients[r]!;
+      for (const phase of r < 0 ? DATA_PHASES : PER_RCPT_PHASES) {
+        let v = this.phase(phase);
+        if (v instanceof Promise) v = await v;
+        if (isRejection(v)) return this.endTransaction(v);
+        tarpitMs += v.tarpitMs;
+        if (v.code !== undefined) custom = v;
+      }
+      if (r < 0) message.recipientsFinal = true;
     }
     delete message.currentRcpt;
     // msg:discard: the client is answered as usual; discarded copies are not handed on.

@@ -207,7 +207,9 @@ export default async function (): Promise<BenchResult[]> {
         }
       }
       const med = (k: Kind, f: (w: Window) => number): number => median(runs.get(k)!.map(f));
-      const plainCpu = med('plain', (w) => w.cpuMsPerSession);
+      /** CPU per session of `k` against `base`'s, both medians of this run. */
+      const cpuVs = (name: string, k: Kind, base: Kind, limit: number): BenchResult =>
+        result({ name, value: med(k, (w) => w.cpuMsPerSession), unit: 'ms', baseline: med(base, (w) => w.cpuMsPerSession), targetOn: 'ratio', cmp: '<=', limit });
       const plainRate = med('plain', (w) => w.rate);
       const rangeNote = (k: Kind): string => {
         const rs = runs.get(k)!.map((w) => w.cpuMsPerSession);
@@ -224,15 +226,7 @@ export default async function (): Promise<BenchResult[]> {
       ] as const) {
         if (!ran(kind) || !ran('plain')) continue;
         out.push(
-          result({
-            name: `smtp server CPU per session, ${concurrency} clients, ${label} (${client}; baseline plain smtp-server)`,
-            value: med(kind, (w) => w.cpuMsPerSession),
-            unit: 'ms',
-            baseline: plainCpu,
-            targetOn: 'ratio',
-            cmp: '<=',
-            limit: cpuLimit,
-          }),
+          cpuVs(`smtp server CPU per session, ${concurrency} clients, ${label} (${client}; baseline plain smtp-server)`, kind, 'plain', cpuLimit),
           result({
             name: `smtp sessions/s, ${concurrency} clients, ${label} (${client}; baseline plain smtp-server)`,
             value: med(kind, (w) => w.rate),
@@ -244,46 +238,18 @@ export default async function (): Promise<BenchResult[]> {
           }),
         );
       }
-      if (ran('examples-info') && ran('examples')) out.push(
-        result({
-          name: `smtp server CPU per session at log.level info (as shipped), ${concurrency} clients, example policies (${client}; baseline the same at warn)`,
-          value: med('examples-info', (w) => w.cpuMsPerSession),
-          unit: 'ms',
-          baseline: med('examples', (w) => w.cpuMsPerSession),
-          targetOn: 'ratio',
-          cmp: '<=',
-          limit: 1.05,
-        }),
-      );
+      if (ran('examples-info') && ran('examples')) {
+        out.push(cpuVs(`smtp server CPU per session at log.level info (as shipped), ${concurrency} clients, example policies (${client}; baseline the same at warn)`, 'examples-info', 'examples', 1.05));
+      }
       if (BEFORE !== undefined) {
         for (const k of ['five', 'examples'] as const) {
           if (!ran(k) || !ran(`${k}@before`)) continue;
-          out.push(
-            result({
-              name: `smtp server CPU per session, ${concurrency} clients, ${k}: this checkout (baseline: ${BEFORE})`,
-              value: med(k, (w) => w.cpuMsPerSession),
-              unit: 'ms',
-              baseline: med(`${k}@before`, (w) => w.cpuMsPerSession),
-              targetOn: 'ratio',
-              cmp: '<=',
-              limit: 1,
-            }),
-          );
+          out.push(cpuVs(`smtp server CPU per session, ${concurrency} clients, ${k}: this checkout (baseline: ${BEFORE})`, k, `${k}@before`, 1));
         }
       }
       const failed = KINDS.filter((k) => runs.get(k)!.some((w) => w.failed));
       if (ran('five+greet100') && ran('five')) {
-        out.push(
-          result({
-            name: `smtp server CPU per session, ${concurrency} clients, five-phase policy with a 100 ms greeting pause (baseline: greeting at once)`,
-            value: med('five+greet100', (w) => w.cpuMsPerSession),
-            unit: 'ms',
-            baseline: med('five', (w) => w.cpuMsPerSession),
-            targetOn: 'ratio',
-            cmp: '<=',
-            limit: 1,
-          }),
-        );
+        out.push(cpuVs(`smtp server CPU per session, ${concurrency} clients, five-phase policy with a 100 ms greeting pause (baseline: greeting at once)`, 'five+greet100', 'five', 1));
       }
       if (failed.length > 0) process.stderr.write(`smtp bench @${concurrency}: windows with failed sessions: ${failed.join(', ')}\n`);
     }
