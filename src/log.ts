@@ -19,7 +19,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   if (opts.pretty) {
     return pino({ level, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:standard' } } });
   }
-  const out = new TurnBufferedStdout();
+  const out = new BufferedStdout();
   if (opts.iso === true) {
     return pino({ level, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } }, out);
   }
@@ -27,32 +27,36 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
 }
 
 /**
- * Standard output for the JSON log, written once per event-loop turn rather
- * than once per line. At a thousand sessions a second, a write() per line cost
- * more than building the lines (about 20 µs a write on the benchmark VM); the
- * lines of one turn now go out in one write before the loop next waits, so
- * nothing lingers in the buffer while the server is idle. `logger.flush()`
- * writes what is pending at once (before exit). The writes themselves are
- * pino's synchronous destination, which retries a full pipe.
+ * Standard output for the JSON log, written in batches rather than once per
+ * line: at most FLUSH_MS after the first pending line, or at once when
+ * FLUSH_BYTES are pending. At a thousand sessions a second a write() per line
+ * cost more than building the lines (about 20 µs a write on the benchmark VM),
+ * and even a write per event-loop turn was about one per session under load.
+ * `logger.flush()` writes what is pending at once (serve calls it before
+ * exit). The writes themselves are pino's synchronous destination, which
+ * retries a full pipe.
  */
-class TurnBufferedStdout {
+class BufferedStdout {
   private readonly dest = pino.destination({ dest: 1, sync: true });
   private pending: string[] = [];
-  private scheduled = false;
+  private bytes = 0;
+  private timer: NodeJS.Timeout | undefined;
   private readonly flushNow = (): void => {
-    this.scheduled = false;
+    clearTimeout(this.timer);
+    this.timer = undefined;
     if (this.pending.length === 0) return;
     const text = this.pending.length === 1 ? this.pending[0]! : this.pending.join('');
     this.pending = [];
+    this.bytes = 0;
     this.dest.write(text);
   };
 
   write(line: string): boolean {
     this.pending.push(line);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.flushNow);
-    }
+    this.bytes += line.length;
+    if (this.bytes >= FLUSH_BYTES) this.flushNow();
+    // Not unref'd: a process that ends on its own still writes its last lines.
+    else this.timer ??= setTimeout(this.flushNow, FLUSH_MS);
     return true;
   }
 
@@ -62,6 +66,11 @@ class TurnBufferedStdout {
     cb?.();
   }
 }
+
+/** How long a log line may wait for others to share its write. */
+const FLUSH_MS = 10;
+/** Pending log text that is written at once, whatever its age. */
+const FLUSH_BYTES = 16 * 1024;
 
 /** A parsed pino line. */
 export interface LogRecord {

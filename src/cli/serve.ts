@@ -96,7 +96,7 @@ export async function runServe(argv: readonly string[], io: ServeIo = processIo)
     io.stderr.write(`moonwatch serve: could not start: ${errorMessage(err)}\n`);
     return 1;
   } finally {
-    // The log is written once per event-loop turn: the last lines go out before the process exits.
+    // The log is written in batches (src/log.ts): the last lines go out before the process exits.
     logger.flush();
   }
 }
