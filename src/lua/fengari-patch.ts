@@ -326,6 +326,34 @@ const auxsetstr = function`,
     required: false,
     steps: [{ find: /L\.ci = ci\.previous;\n {4}L\.ci\.next = null;\n/g, replace: 'L.ci = ci.previous;\n', expect: 1 }],
   },
+  {
+    // Host functions read their string arguments as JS strings, and most are
+    // the same Lua string every call (a constant in the script: "60,10",
+    // "/24", "SMTP"). Lua strings never change, so each keeps the JS string
+    // it was first read as: one UTF-8 decode per string instead of one per read.
+    file: 'lstring.js',
+    what: 'a Lua string keeps the JS string it was read as',
+    required: false,
+    steps: [{ find: /this\.realstring = str;\n/g, replace: 'this.realstring = str;\n        this.mw$js = undefined;\n', expect: 1 }],
+  },
+  {
+    file: 'lobject.js',
+    what: 'a Lua string keeps the JS string it was read as: the read',
+    required: false,
+    steps: [
+      {
+        find: /jsstring\(from, to\) \{\n {8}return to_jsstring\(this\.svalue\(\), from, to, true\);\n/g,
+        replace: `jsstring(from, to) {
+        if (from === undefined && to === undefined) {
+            const ts = this.tsvalue();
+            return ts.mw$js === undefined ? (ts.mw$js = to_jsstring(ts.getstr(), from, to, true)) : ts.mw$js;
+        }
+        return to_jsstring(this.svalue(), from, to, true);
+`,
+        expect: 1,
+      },
+    ],
+  },
 ];
 
 export interface FengariPatchReport {

@@ -25,10 +25,12 @@ describe('fengari source patches', () => {
       'ldo.js: reuse CallInfo entries: a return keeps the next entry',
       'ldo.js: yield without throwing from a JS function the interpreter called directly',
       'llex.js: the lexer counts its tokens as steps',
+      'lobject.js: a Lua string keeps the JS string it was read as: the read',
       'lobject.js: constant folding and lua_arith widen to float like the VM',
       'lparser.js: pop stack slots by assignment, not delete',
       'lstate.js: reuse CallInfo entries',
       'lstate.js: yield without throwing: the thread records its nCcalls at resume',
+      'lstring.js: a Lua string keeps the JS string it was read as',
       'lstring.js: string allocation is metered',
       'lstring.js: string table keys: one latin1 character per byte',
       'lstrlib.js: pattern matching counts its steps',
@@ -127,6 +129,26 @@ describe('fengari source patches', () => {
     run('local function f() return 1 end return f()');
     expect(kept).not.toBeNull();
     expect(current().next).toBe(kept);
+  });
+
+  it('reads a Lua string as the same JS string every time, non-ASCII and partial reads included', () => {
+    const { vm, run } = makeVm();
+    const L = vm.L;
+    run('s = "60,10" u = "grüße"');
+    const read = (name: string): string => {
+      lua.lua_getglobal(L, name);
+      const text = lua.lua_tojsstring(L, -1) as string;
+      lua.lua_pop(L, 1);
+      return text;
+    };
+    expect([read('s'), read('s'), read('u'), read('u')]).toEqual(['60,10', '60,10', 'grüße', 'grüße']);
+    // The string object keeps what it was read as.
+    lua.lua_getglobal(L, 'u');
+    const tv = (L as unknown as { stack: { value: { mw$js?: string } }[]; top: number }).stack[(L as unknown as { top: number }).top - 1]!;
+    expect(tv.value.mw$js).toBe('grüße');
+    lua.lua_pop(L, 1);
+    // A number converted to a string is a new string, never a stale one.
+    expect(run('local n = 5 local a = n .. "" n = 6 return a, n .. ""')).toEqual(['5', '6']);
   });
 
   it('does not alter fengari for other code in the process, nor read or set FENGARICONF', () => {
