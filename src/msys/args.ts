@@ -89,22 +89,30 @@ export function withField<T>(L: LuaState, idx: number, key: string, read: (top: 
   }
 }
 
+// The option readers below run for every audit query a script makes: they
+// read the field in place rather than through withField's callback, one
+// closure per option per call less. A Lua error thrown here unwinds the stack.
+
 export function optNumberField(L: LuaState, idx: number, key: string, fn: string): number | undefined {
-  return withField(L, idx, key, (top) => {
-    if (lua.lua_type(L, top) !== lua.LUA_TNUMBER) {
-      // Numeric strings ("2") are common in configs; accept them as Lua's arithmetic would.
-      if (lua.lua_type(L, top) === lua.LUA_TSTRING) {
-        const n = Number(lua.lua_tojsstring(L, top));
-        if (!Number.isNaN(n)) return finite(n, `${fn} option '${key}'`);
-      }
-      throw new LuaArgumentError(`option '${key}' must be a number, got ${typeName(L, top)}`);
-    }
-    return finite(lua.lua_tonumber(L, top) as number, `option '${key}'`);
-  });
+  const t = lua.lua_getfield(L, idx, key) as number;
+  if (t === lua.LUA_TNIL) {
+    lua.lua_pop(L, 1);
+    return undefined;
+  }
+  let n: number;
+  if (t === lua.LUA_TNUMBER) n = finite(lua.lua_tonumber(L, -1) as number, `option '${key}'`);
+  // Numeric strings ("2") are common in configs; accept them as Lua's arithmetic would.
+  else if (t === lua.LUA_TSTRING && !Number.isNaN(Number(lua.lua_tojsstring(L, -1)))) n = finite(Number(lua.lua_tojsstring(L, -1)), `${fn} option '${key}'`);
+  else throw new LuaArgumentError(`option '${key}' must be a number, got ${typeName(L, -1)}`);
+  lua.lua_pop(L, 1);
+  return n;
 }
 
 export function optBooleanField(L: LuaState, idx: number, key: string): boolean | undefined {
-  return withField(L, idx, key, (top) => lua.lua_toboolean(L, top) as boolean);
+  const t = lua.lua_getfield(L, idx, key) as number;
+  const b = t === lua.LUA_TNIL ? undefined : (lua.lua_toboolean(L, -1) as boolean);
+  lua.lua_pop(L, 1);
+  return b;
 }
 
 export function optStringField(L: LuaState, idx: number, key: string, maxBytes = MAX_ARG_BYTES): string | undefined {
