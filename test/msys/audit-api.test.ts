@@ -38,6 +38,20 @@ describe('msys.audit', () => {
     expect(await evalAt(t, '198.51.100.77', 'msys.audit.connections("300,6", {cidr = "198.51.100.0/24", endv = 1})')).toBe('11');
   });
 
+  it('reads window options as numbers or numeric strings, refuses anything else by name, and leaves the stack as it was', async () => {
+    const t = await probeEngine();
+    const peer = parseAddress('198.51.100.9');
+    t.store.record('connections', peer);
+    t.clock.advance(300_000);
+    // Windows 0..1 hold this session and the one recorded before.
+    expect(await evalAt(t, '198.51.100.9', 'msys.audit.connections("300,6", {startv = "0", endv = "1"})')).toBe('2');
+    expect(await evalAt(t, '198.51.100.9', 'select("#", msys.audit.connections("300,6", {startv = 0, endv = 1, cluster = false}))')).toBe('1');
+    const refused = (expr: string): Promise<string> => evalAt(t, '198.51.100.9', `select(2, pcall(function() return ${expr} end))`);
+    expect(await refused('msys.audit.connections("300,6", {startv = "soon"})')).toMatch(/option 'startv' must be a number, got string/);
+    expect(await refused('msys.audit.connections("300,6", {endv = true})')).toMatch(/option 'endv' must be a number, got boolean/);
+    expect(await refused('msys.audit.connections("300,6", {endv = 0/0})')).toMatch(/option 'endv' must be a finite number, got NaN/);
+  });
+
   it('counts rejections and receptions through the same API, as integers', async () => {
     const t = await probeEngine();
     const peer = parseAddress('203.0.113.1');
