@@ -1,4 +1,5 @@
 import type { Verdict } from './verdict.ts';
+import type { Eventually } from '../eventually.ts';
 
 /**
  * The contract every front (SMTP listener, fixture harness, later Postfix
@@ -48,11 +49,15 @@ export interface PolicySession {
   readonly id: string;
   /** The script generation this session is pinned to. */
   readonly generation: number;
-  /** Runs the accept and connect phases (the connection was already counted). */
-  connect(): Promise<Verdict>;
-  ehlo(name: string): Promise<Verdict>;
-  mailFrom(address: string): Promise<Verdict>;
-  rcptTo(address: string): Promise<Verdict>;
+  /**
+   * Runs the accept and connect phases (the connection was already counted).
+   * These four give the verdict at once unless a script waited (DNS, sleep):
+   * a front awaits them, or takes a plain value on without a promise.
+   */
+  connect(): Eventually<Verdict>;
+  ehlo(name: string): Eventually<Verdict>;
+  mailFrom(address: string): Eventually<Verdict>;
+  rcptTo(address: string): Eventually<Verdict>;
   /**
    * Runs data, data_spool and each_rcpt. On a continue verdict the message is
    * passed to `deliver`; only when that resolves is the reception counted and a

@@ -3,6 +3,7 @@ import type { GaugeHandle } from '../audit/gauges.ts';
 import type { AuditStore } from '../audit/store.ts';
 import { monotonicMs, type Clock } from '../clock.ts';
 import { errorMessage } from '../errors.ts';
+import { andThen, type Eventually } from '../eventually.ts';
 import type { Logger } from '../log.ts';
 import { serializeMessage } from '../msys/headers.ts';
 import { emptyDisposition, type MessageState, type SessionState } from '../msys/session-state.ts';
@@ -88,46 +89,50 @@ export class Session implements PolicySession {
     return (this.sessionLog ??= this.env.logger.child({ session: this.id, peer: this.state.peerText, generation: this.generation }));
   }
 
-  async connect(): Promise<Verdict> {
-    const accepted = await this.phase(PHASE.accept);
-    if (accepted.action !== 'continue') return accepted;
-    const connected = await this.phase(PHASE.connect);
-    // A tarpit asked for at accept still applies to the greeting.
-    return accepted.tarpitMs > 0 ? { ...connected, tarpitMs: connected.tarpitMs + accepted.tarpitMs } : connected;
+  connect(): Eventually<Verdict> {
+    return andThen(this.phase(PHASE.accept), (accepted) => {
+      if (accepted.action !== 'continue') return accepted;
+      // A tarpit asked for at accept still applies to the greeting.
+      return andThen(this.phase(PHASE.connect), (connected) =>
+        accepted.tarpitMs > 0 ? { ...connected, tarpitMs: connected.tarpitMs + accepted.tarpitMs } : connected,
+      );
+    });
   }
 
-  async ehlo(name: string): Promise<Verdict> {
+  ehlo(name: string): Eventually<Verdict> {
     this.state.ehlo = name;
     this.state.vctxConn.set('ehlo_string', name);
     this.state.vctxConn.set('ehlo_domain', name.split(/\s+/)[0] ?? '');
     return this.phase(PHASE.ehlo, name);
   }
 
-  async mailFrom(address: string): Promise<Verdict> {
+  mailFrom(address: string): Eventually<Verdict> {
     const bare = bareAddress(address);
     this.reset();
     this.state.message = { id: `${this.id}.${++this.messageCount}`, mailFrom: bare, recipients: [] };
     setEnvelopeKeys(this.state.vctxMess, 'mailfrom', 'MAIL FROM', bare);
-    const verdict = await this.phase(PHASE.mailfrom, bare);
-    if (isRejection(verdict)) this.state.message = null;
-    return verdict;
+    return andThen(this.phase(PHASE.mailfrom, bare), (verdict) => {
+      if (isRejection(verdict)) this.state.message = null;
+      return verdict;
+    });
   }
 
-  async rcptTo(address: string): Promise<Verdict> {
+  rcptTo(address: string): Eventually<Verdict> {
     const message = this.requireMessage('RCPT');
     const bare = bareAddress(address);
     message.currentRcpt = bare;
     const mess = this.state.vctxMess;
     setEnvelopeKeys(mess, 'rcptto', 'RCPT TO', bare);
-    const verdict = await this.phase(PHASE.rcptto, bare);
-    if (!isRejection(verdict)) {
-      // msg:rcptto may have rewritten the recipient during the callout.
-      message.recipients.push(message.currentRcpt ?? bare);
-      mess.set('message_rcpt_count', String(message.recipients.length));
-      incrementKey(this.state.vctxConn, 'connection_rcpt_count');
-    }
-    delete message.currentRcpt;
-    return verdict;
+    return andThen(this.phase(PHASE.rcptto, bare), (verdict) => {
+      if (!isRejection(verdict)) {
+        // msg:rcptto may have rewritten the recipient during the callout.
+        message.recipients.push(message.currentRcpt ?? bare);
+        mess.set('message_rcpt_count', String(message.recipients.length));
+        incrementKey(this.state.vctxConn, 'connection_rcpt_count');
+      }
+      delete message.currentRcpt;
+      return verdict;
+    });
   }
 
   async data(input: MessageInput, deliver: Deliver): Promise<Verdict> {
@@ -255,7 +260,7 @@ export class Session implements PolicySession {
    * phases wait for nothing, and a promise per phase is a measurable part of
    * the SMTP path's cost.
    */
-  private phase(spec: PhaseSpec, str?: string): Verdict | Promise<Verdict> {
+  private phase(spec: PhaseSpec, str?: string): Eventually<Verdict> {
     if (this.closed) throw new Error(`session ${this.id} is closed`);
     if (!this.gen.hasCallouts(spec)) return CONTINUE;
     this.state.disposition = emptyDisposition();

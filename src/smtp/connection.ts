@@ -11,6 +11,7 @@ import { TLSSocket } from 'node:tls';
 import type { SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection.js';
 import type { SMTPServer } from 'smtp-server';
 import { errorMessage } from '../errors.ts';
+import { andThen, type Eventually } from '../eventually.ts';
 import type { Logger } from '../log.ts';
 import type { PolicySession } from '../policy/session-api.ts';
 import type { Verdict } from '../policy/verdict.ts';
@@ -130,28 +131,42 @@ export class PolicyConnection extends DialogueConnection {
   }
 
   /**
-   * Runs one phase and returns its reply (undefined: the library's own success
+   * Runs one phase and gives its reply (undefined: the library's own success
    * reply); decidedReport then says whether the reply is a protocol rejection.
+   * At once unless a script waited or the verdict asks for a tarpit.
    */
-  private async decide(phase: SmtpPhase, arg?: string): Promise<SmtpReply | undefined> {
+  private decide(phase: SmtpPhase, arg?: string): Eventually<SmtpReply | undefined> {
     this.decidedReport = false;
     // The socket is gone: no reply will be read, and the session is closed.
     if (this.finished) return undefined;
-    let verdict: Verdict;
+    let verdict: Eventually<Verdict>;
     try {
-      verdict = await this.runPhase(phase, arg);
+      verdict = this.runPhase(phase, arg);
     } catch (err) {
-      // The engine turns script faults into verdicts; an exception here is a host bug.
-      this.log.error({ phase, err: errorMessage(err) }, 'policy phase failed');
-      verdict = HOST_BUG;
+      verdict = this.hostBug(phase, err);
     }
-    if (verdict.tarpitMs > 0) await this.tarpit(verdict.tarpitMs);
+    if (verdict instanceof Promise) return verdict.then((v) => this.replyAfterTarpit(phase, v), (err: unknown) => this.replyFor(phase, this.hostBug(phase, err)));
+    return this.replyAfterTarpit(phase, verdict);
+  }
+
+  /** The engine turns script faults into verdicts; an exception out of it is a host bug. */
+  private hostBug(phase: SmtpPhase, err: unknown): Verdict {
+    this.log.error({ phase, err: errorMessage(err) }, 'policy phase failed');
+    return HOST_BUG;
+  }
+
+  private replyAfterTarpit(phase: SmtpPhase, verdict: Verdict): Eventually<SmtpReply | undefined> {
+    if (verdict.tarpitMs > 0) return this.tarpit(verdict.tarpitMs).then(() => this.replyFor(phase, verdict));
+    return this.replyFor(phase, verdict);
+  }
+
+  private replyFor(phase: SmtpPhase, verdict: Verdict): SmtpReply | undefined {
     this.decidedReport = verdict === HOST_BUG;
     return replyForVerdict(verdict, phase, this.ctx.hostname);
   }
 
   /** A switch rather than a closure per call: this runs for every command. */
-  private runPhase(phase: SmtpPhase, arg: string | undefined): Promise<Verdict> {
+  private runPhase(phase: SmtpPhase, arg: string | undefined): Eventually<Verdict> {
     switch (phase) {
       case 'connect':
         return this.policy.connect();
@@ -241,7 +256,7 @@ export class PolicyConnection extends DialogueConnection {
   // ---- phases ------------------------------------------------------------
 
   /** From the server's onConnect: accept + connect phases, then greeting or the verdict. */
-  async onPolicyConnect(callback: (err?: Error | null) => void): Promise<void> {
+  onPolicyConnect(callback: (err?: Error | null) => void): void {
     if (this.ctx.isShuttingDown()) {
       this.closeReason ??= 'shutdown';
       this.pending = { reply: this.ctx.replies.shutdown, report: false };
@@ -249,7 +264,10 @@ export class PolicyConnection extends DialogueConnection {
       return;
     }
     // A deferred XCLIENT peer is greeted without being judged.
-    const reply = this.judged ? await this.decide('connect') : undefined;
+    void andThen(this.judged ? this.decide('connect') : undefined, (reply) => this.greetOrRefuse(reply, callback));
+  }
+
+  private greetOrRefuse(reply: SmtpReply | undefined, callback: (err?: Error | null) => void): void {
     if (reply === undefined) {
       callback();
       this.armDeadline();
@@ -261,30 +279,39 @@ export class PolicyConnection extends DialogueConnection {
   }
 
   override handler_EHLO(command: Buffer, callback: () => void): void {
-    void this.helo(command, callback, (c, cb) => super.handler_EHLO(c, cb));
+    this.helo(command, callback, false);
   }
 
   override handler_HELO(command: Buffer, callback: () => void): void {
-    void this.helo(command, callback, (c, cb) => super.handler_HELO(c, cb));
+    this.helo(command, callback, true);
   }
 
-  private async helo(command: Buffer, callback: () => void, library: (c: Buffer, cb: () => void) => void): Promise<void> {
+  /** The library's own EHLO or HELO handler (the keywords, the 501s). */
+  private libraryHelo(helo: boolean, command: Buffer, callback: () => void): void {
+    if (helo) super.handler_HELO(command, callback);
+    else super.handler_EHLO(command, callback);
+  }
+
+  private helo(command: Buffer, callback: () => void, helo: boolean): void {
     const parts = command.toString().trim().split(/\s+/);
     const name = parts[1] ?? '';
     const verb: DialogueVerb = parts[0]!.toUpperCase() === 'HELO' ? 'HELO' : 'EHLO';
     // Syntax errors are the library's to answer (501), before any policy runs.
     if (parts.length !== 2 || name.length > 300 || /[\x00-\x1f\x7f]/.test(name)) {
-      library(command, callback);
+      this.libraryHelo(helo, command, callback);
       return;
     }
     if (this.dialogue.resetsTransaction(verb)) {
       if (this.judged) this.policy.reset();
       this.dialogue.reset();
     }
-    const reply = this.judged ? await this.decide('ehlo', name) : undefined;
+    void andThen(this.judged ? this.decide('ehlo', name) : undefined, (reply) => this.answerHelo(reply, command, callback, helo, verb, name));
+  }
+
+  private answerHelo(reply: SmtpReply | undefined, command: Buffer, callback: () => void, helo: boolean, verb: DialogueVerb, name: string): void {
     if (reply === undefined) {
       this.heloLine = this.ctx.replies.helo(this.remoteAddress, this.heloClientName()).text;
-      library(command, callback);
+      this.libraryHelo(helo, command, callback);
       this.heloLine = undefined;
       if (this.hostNameAppearsAs !== false) {
         this.dialogue.accepted(verb);
@@ -307,21 +334,22 @@ export class PolicyConnection extends DialogueConnection {
   }
 
   /** From the server's onMailFrom. */
-  async onPolicyMail(address: string, callback: (err?: Error | null) => void): Promise<void> {
+  onPolicyMail(address: string, callback: (err?: Error | null) => void): void {
     if (this.dialogue.resetsTransaction('MAIL')) {
       this.policy.reset();
       this.dialogue.reset();
     }
-    const reply = await this.decide('mailfrom', address);
-    if (reply === undefined || reply.code < 400) this.dialogue.accepted('MAIL');
-    this.answer(reply, this.decidedReport, callback, undefined, this.ctx.replies.mailOk);
+    void andThen(this.decide('mailfrom', address), (reply) => this.answerEnvelope('MAIL', reply, callback));
   }
 
   /** From the server's onRcptTo. */
-  async onPolicyRcpt(address: string, callback: (err?: Error | null) => void): Promise<void> {
-    const reply = await this.decide('rcptto', address);
-    if (reply === undefined || reply.code < 400) this.dialogue.accepted('RCPT');
-    this.answer(reply, this.decidedReport, callback, undefined, this.ctx.replies.rcptOk);
+  onPolicyRcpt(address: string, callback: (err?: Error | null) => void): void {
+    void andThen(this.decide('rcptto', address), (reply) => this.answerEnvelope('RCPT', reply, callback));
+  }
+
+  private answerEnvelope(verb: 'MAIL' | 'RCPT', reply: SmtpReply | undefined, callback: (err?: Error | null) => void): void {
+    if (reply === undefined || reply.code < 400) this.dialogue.accepted(verb);
+    this.answer(reply, this.decidedReport, callback, undefined, verb === 'MAIL' ? this.ctx.replies.mailOk : this.ctx.replies.rcptOk);
   }
 
   /** Hands a decided reply to a library callback: the library's send() picks it up. */

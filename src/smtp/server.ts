@@ -186,15 +186,15 @@ class PolicySmtpServer extends SMTPServer {
   }
 
   override onConnect(session: SMTPServerSession, callback: (err?: Error | null) => void): void {
-    void this.conn(session).onPolicyConnect(callback);
+    this.conn(session).onPolicyConnect(callback);
   }
 
   override onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void): void {
-    void this.conn(session).onPolicyMail(address.address, callback);
+    this.conn(session).onPolicyMail(address.address, callback);
   }
 
   override onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void): void {
-    void this.conn(session).onPolicyRcpt(address.address, callback);
+    this.conn(session).onPolicyRcpt(address.address, callback);
   }
 
   override onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback: (err?: Error | null, message?: string) => void): void {

@@ -64,7 +64,7 @@ export default async function bench(): Promise<BenchResult[]> {
  * let JIT and GC state left by the first skew the second (ratios ranged
  * 2.1–3.7 between runs that way).
  */
-async function interleaved(phase: () => Promise<unknown>, raw: () => void): Promise<{ phase: number; raw: number }> {
+async function interleaved(phase: () => unknown, raw: () => void): Promise<{ phase: number; raw: number }> {
   const BATCH = 500;
   const times = { phase: [] as number[], raw: [] as number[] };
   for (let s = -10; s < 41; s++) {

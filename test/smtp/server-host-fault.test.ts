@@ -11,14 +11,22 @@ import { logged, startTestServer, type TestServer } from './lib/server-harness.t
 
 let srv: TestServer;
 
-/** Sessions from 127.0.13.x fail the phase named by the last octet (1 = connect, 2 = ehlo, 3 = mailfrom, 4 = rcptto). */
+/**
+ * Sessions from 127.0.13.x fail the phase named by the last octet (1 = connect,
+ * 2 = ehlo, 3 = mailfrom, 4 = rcptto) with a rejected promise; from 127.0.14.x
+ * the same phase throws at once (the session API answers synchronously when no
+ * script waits, so a fault can come either way).
+ */
 function faulty(engine: PolicyEngine): PolicyEngine {
   return {
     openSession(opts) {
       const s = engine.openSession(opts);
       const octets = opts.remote.address.replace(/^::ffff:/, '').split('.');
-      const fail = octets[2] === '13' ? Number(octets[3]) : 0;
-      const boom = (): Promise<never> => Promise.reject(new Error('engine exploded'));
+      const fail = octets[2] === '13' || octets[2] === '14' ? Number(octets[3]) : 0;
+      const boom = (): Promise<never> => {
+        if (octets[2] === '14') throw new Error('engine exploded');
+        return Promise.reject(new Error('engine exploded'));
+      };
       const session: PolicySession = {
         id: s.id,
         generation: s.generation,
@@ -79,5 +87,21 @@ describe('an engine exception', () => {
     expect((await client.quit()).code).toBe(221);
     await srv.settled();
     expect(srv.count('rejections', ip)).toBe(1);
+  });
+
+  it('thrown at once rather than rejected: the same 451 at connect and at MAIL FROM, and the session goes on after MAIL', async () => {
+    const atConnect = await srv.connect({ localAddress: '127.0.14.1' });
+    expect([atConnect.greeting.code, atConnect.greeting.enhanced]).toEqual([451, '4.3.0']);
+    await atConnect.client.closed;
+    const ip = '127.0.14.3';
+    const { client } = await srv.connect({ localAddress: ip });
+    expect((await client.command('EHLO client.example')).code).toBe(250);
+    const r = await client.command('MAIL FROM:<a@sender.example>');
+    expect([r.code, r.enhanced, r.text]).toEqual([451, '4.3.0', 'Local error in processing']);
+    expect((await client.command('NOOP')).code).toBe(250);
+    expect((await client.quit()).code).toBe(221);
+    await srv.settled();
+    expect(srv.count('rejections', ip)).toBe(1);
+    expect(logged(srv.records, 'policy phase failed').filter((x) => x.peer === ip).map((x) => [x.phase, x.err])).toEqual([['mailfrom', 'engine exploded']]);
   });
 });

@@ -22,6 +22,7 @@ import type { Verdict } from '../../../src/policy/verdict.ts';
 import type { PolicyConnection } from '../../../src/smtp/connection.ts';
 import { startSmtpServer, type SmtpListener } from '../../../src/smtp/server.ts';
 import type { Sink } from '../../../src/smtp/sink.ts';
+import { andThen, type Eventually } from '../../../src/eventually.ts';
 import { RawSmtpClient, type Reply as WireReply } from './raw-client.ts';
 
 /** What the last policy verdict said that the wire cannot show. */
@@ -47,7 +48,7 @@ function probedEngine(engine: PolicyEngine, probe: Probe): PolicyEngine {
           const value = (target as unknown as Record<string | symbol, unknown>)[prop];
           if (typeof value !== 'function') return value;
           if (typeof prop === 'string' && PHASES.has(prop)) {
-            return (...args: unknown[]) => (value as (...a: unknown[]) => Promise<Verdict>).apply(target, args).then(note);
+            return (...args: unknown[]) => andThen((value as (...a: unknown[]) => Eventually<Verdict>).apply(target, args), note);
           }
           return (value as (...a: unknown[]) => unknown).bind(target);
         },
