@@ -25,6 +25,7 @@ export type {
   PolicySession,
   SessionOptions,
 } from './policy/session-api.ts';
+export type { Eventually } from './eventually.ts';
 
 export { loadConfigFile, parseConfig } from './config/load.ts';
 export { engineOptionsFrom, storeOptionsFrom, type MoonwatchConfig } from './config/schema.ts';
