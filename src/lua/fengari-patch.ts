@@ -279,6 +279,25 @@ const mw$shl = function(x, y) {
     ],
   },
   {
+    file: 'lvm.js',
+    what: 'the count hook is counted down in the interpreter loop',
+    required: false,
+    // With the budget's count hook armed, every instruction called luaG_traceexec
+    // (too big to inline into luaV_execute) only to decrement the count. The
+    // decrement is done here; the call is made when it fires (count reaching
+    // 0, as luaG_traceexec decides) or when a line hook is set, exactly as before.
+    steps: [
+      {
+        find: /if \(L\.hookmask & \(LUA_MASKLINE \| LUA_MASKCOUNT\)\) \{\n {12}ldebug\.luaG_traceexec\(L\);\n {8}\}/g,
+        replace: `if (L.hookmask & (LUA_MASKLINE | LUA_MASKCOUNT)) {
+            if ((L.hookmask & LUA_MASKLINE) || L.hookcount <= 1) ldebug.luaG_traceexec(L);
+            else L.hookcount--;
+        }`,
+        expect: 1,
+      },
+    ],
+  },
+  {
     file: 'lapi.js',
     what: 'field names given as JS strings: one Lua string each',
     required: false,

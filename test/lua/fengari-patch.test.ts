@@ -39,6 +39,7 @@ describe('fengari source patches', () => {
       'luaconf.js: configuration fixed in the source, not read from FENGARICONF',
       'lvm.js: integer arithmetic widens to float instead of wrapping at 32 bits',
       'lvm.js: pop stack slots by assignment, not delete',
+      'lvm.js: the count hook is counted down in the interpreter loop',
       'lvm.js: yield without throwing: the interpreter returns when a JS function it called yielded',
     ]);
   });
@@ -93,6 +94,46 @@ describe('fengari source patches', () => {
     expect(f.lauxlib.luaL_loadstring(L, f.to_luastring(YIELD_SHAPES))).toBe(f.lua.LUA_OK);
     expect(f.lua.lua_pcall(L, 0, 2, 0)).toBe(f.lua.LUA_OK);
     expect([f.lua.lua_tojsstring(L, -2), f.lua.lua_tojsstring(L, -1)]).toEqual(['1,2|10|in pcall|index:key|iter|before error|end', '5|t|p|m|i|false:late']);
+  });
+
+  it('fires count and line hooks at the same instructions as unpatched fengari, whatever the count', () => {
+    const req = createRequire(import.meta.url);
+    const countdown = 'lvm.js: the count hook is counted down in the interpreter loop';
+    const withPatch = loadPatchedFengari(req, PATCHES);
+    const without = loadPatchedFengari(req, PATCHES.filter((p) => `${p.file}: ${p.what}` !== countdown));
+    expect(withPatch.report.applied).toContain(countdown);
+    expect(without.report.applied).not.toContain(countdown);
+    const chunk = `
+      local t = {}
+      for i = 1, 25 do
+        t[#t + 1] = i * 2
+      end
+      local function f(n) if n == 0 then return 0 end return n + f(n - 1) end
+      return f(10) + #t`;
+    /** Each hook event as "event@line", for a count of `count` and the given mask. */
+    const trace = (exports: unknown, mask: 'count' | 'line+count', count: number): string[] => {
+      const f = exports as { lua: LuaApi; lauxlib: Lauxlib; lualib: Lualib; to_luastring: (s: string) => Uint8Array };
+      const L = f.lauxlib.luaL_newstate();
+      f.lualib.luaL_openlibs(L);
+      const events: string[] = [];
+      expect(f.lauxlib.luaL_loadstring(L, f.to_luastring(chunk))).toBe(f.lua.LUA_OK);
+      const bits = mask === 'count' ? f.lua.LUA_MASKCOUNT : f.lua.LUA_MASKCOUNT | f.lua.LUA_MASKLINE;
+      f.lua.lua_sethook(L, (L1, ar) => {
+        f.lua.lua_getinfo(L1, 'l', ar);
+        events.push(`${ar.event}@${ar.currentline}`);
+      }, bits, count);
+      expect(f.lua.lua_pcall(L, 0, 1, 0)).toBe(f.lua.LUA_OK);
+      expect(f.lua.lua_tonumber(L, -1)).toBe(80);
+      return events;
+    };
+    const instructions = trace(withPatch.exports, 'count', 1).length;
+    expect(instructions).toBeGreaterThan(100);
+    for (const count of [1, 2, 3, 7, 50, instructions, instructions + 1]) {
+      const patched = trace(withPatch.exports, 'count', count);
+      expect(patched, `count ${count}`).toEqual(trace(without.exports, 'count', count));
+      expect(patched.length, `count ${count}`).toBe(Math.floor(instructions / count));
+      expect(trace(withPatch.exports, 'line+count', count), `line+count ${count}`).toEqual(trace(without.exports, 'line+count', count));
+    }
   });
 
   it('still pops the stack correctly through calls, varargs, errors and metamethods', () => {
