@@ -298,6 +298,27 @@ const mw$shl = function(x, y) {
     ],
   },
   {
+    file: 'lvm.js',
+    what: 'the interpreter reads a frame\'s closure, constants, base and code once per frame',
+    required: false,
+    // As C Lua's luaV_execute does: they change only when the frame does, and
+    // every change of frame goes through `continue newframe`. Fengari read them
+    // again for every instruction. The stack is a JS array that never moves, so
+    // base needs no reload after a call (C Lua's Protect).
+    steps: [
+      {
+        find: /let base = ci\.l_base;\n\n {8}let i = ci\.l_code\[ci\.l_savedpc\+\+\];\n/g,
+        replace: 'let base = ci.l_base;\n        let mw$code = ci.l_code;\n        for (;;) {\n        let i = mw$code[ci.l_savedpc++];\n',
+        expect: 1,
+      },
+      {
+        find: /case OP_EXTRAARG: \{\n {16}throw Error\("invalid opcode"\);\n {12}\}\n {8}\}\n {4}\}\n\};/g,
+        replace: 'case OP_EXTRAARG: {\n                throw Error("invalid opcode");\n            }\n        }\n        }\n    }\n};',
+        expect: 1,
+      },
+    ],
+  },
+  {
     file: 'lapi.js',
     what: 'field names given as JS strings: one Lua string each',
     required: false,

@@ -40,6 +40,7 @@ describe('fengari source patches', () => {
       'lvm.js: integer arithmetic widens to float instead of wrapping at 32 bits',
       'lvm.js: pop stack slots by assignment, not delete',
       'lvm.js: the count hook is counted down in the interpreter loop',
+      "lvm.js: the interpreter reads a frame's closure, constants, base and code once per frame",
       'lvm.js: yield without throwing: the interpreter returns when a JS function it called yielded',
     ]);
   });
