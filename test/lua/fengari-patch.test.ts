@@ -137,6 +137,43 @@ describe('fengari source patches', () => {
     }
   });
 
+  it('runs every change of frame the same when the interpreter reads a frame once (tail calls, returns, varargs, metamethods, coroutines, errors)', () => {
+    const req = createRequire(import.meta.url);
+    const perFrame = "lvm.js: the interpreter reads a frame's closure, constants, base and code once per frame";
+    const withPatch = loadPatchedFengari(req, PATCHES);
+    const without = loadPatchedFengari(req, PATCHES.filter((p) => `${p.file}: ${p.what}` !== perFrame));
+    expect(withPatch.report.applied).toContain(perFrame);
+    expect(without.report.applied).not.toContain(perFrame);
+    // Each function uses constants of its own, so a stale k or base after a change of frame shows in the result.
+    const chunk = `
+      local function leaf(a, b) return a * 1000 + b, "leaf" end
+      local function tail(n, acc) if n == 0 then return acc, "tail" end return tail(n - 1, acc + 7) end
+      local function varargs(...) local n = select("#", ...) return n, ... end
+      local mt = { __index = function(_, k) return k .. ":idx" end, __add = function(a, b) return leaf(3, 4) end }
+      local obj = setmetatable({}, mt)
+      local co = coroutine.wrap(function(x) local y = coroutine.yield(x + 0.5) return tail(3, y) end)
+      local out = {}
+      out[#out + 1] = table.concat({ leaf(1, 2) }, ",")
+      out[#out + 1] = table.concat({ tail(20, 1) }, ",")
+      out[#out + 1] = table.concat({ varargs("a", nil, "c") }, ",", 1, 2)
+      out[#out + 1] = obj.key .. "," .. (obj + obj)
+      out[#out + 1] = co(1) .. "," .. co(100)
+      out[#out + 1] = tostring(select(2, pcall(function() local z = leaf(5, 6) error("e" .. z, 0) end)))
+      for i = 1, 3 do out[#out + 1] = select(1, leaf(i, i)) end
+      return table.concat(out, "|")`;
+    const run = (exports: unknown): string | null => {
+      const f = exports as { lua: LuaApi; lauxlib: Lauxlib; lualib: Lualib; to_luastring: (s: string) => Uint8Array };
+      const L = f.lauxlib.luaL_newstate();
+      f.lualib.luaL_openlibs(L);
+      expect(f.lauxlib.luaL_loadstring(L, f.to_luastring(chunk))).toBe(f.lua.LUA_OK);
+      expect(f.lua.lua_pcall(L, 0, 1, 0)).toBe(f.lua.LUA_OK);
+      return f.lua.lua_tojsstring(L, -1);
+    };
+    const expected = '1002,leaf|141,tail|3,a|key:idx,3004|1.5,121|e5006|1001|2002|3003';
+    expect(run(withPatch.exports)).toBe(expected);
+    expect(run(without.exports)).toBe(expected);
+  });
+
   it('still pops the stack correctly through calls, varargs, errors and metamethods', () => {
     const { run } = makeVm();
     const code = `
