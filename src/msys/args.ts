@@ -101,9 +101,12 @@ export function optNumberField(L: LuaState, idx: number, key: string, fn: string
   }
   let n: number;
   if (t === lua.LUA_TNUMBER) n = finite(lua.lua_tonumber(L, -1) as number, `option '${key}'`);
-  // Numeric strings ("2") are common in configs; accept them as Lua's arithmetic would.
-  else if (t === lua.LUA_TSTRING && !Number.isNaN(Number(lua.lua_tojsstring(L, -1)))) n = finite(Number(lua.lua_tojsstring(L, -1)), `${fn} option '${key}'`);
-  else throw new LuaArgumentError(`option '${key}' must be a number, got ${typeName(L, -1)}`);
+  else {
+    // Numeric strings ("2") are common in configs; accept them as Lua's arithmetic would.
+    const fromText = t === lua.LUA_TSTRING ? Number(lua.lua_tojsstring(L, -1)) : NaN;
+    if (Number.isNaN(fromText)) throw new LuaArgumentError(`option '${key}' must be a number, got ${typeName(L, -1)}`);
+    n = finite(fromText, `${fn} option '${key}'`);
+  }
   lua.lua_pop(L, 1);
   return n;
 }

@@ -7,8 +7,32 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { FENGARI_VERSION, FengariUnsupportedError, loadPatchedFengari, PATCHES, patchSource } from '../../src/lua/fengari-patch.ts';
 import { fengariPatchReport, lua, to_luastring } from '../../src/lua/fengari.ts';
-import type { Lauxlib, LuaApi, Lualib } from '../../src/lua/fengari-types.ts';
+import type { Lauxlib, LuaApi, Lualib, LuaState } from '../../src/lua/fengari-types.ts';
 import { makeVm, thrown } from './helpers.ts';
+
+/** A fengari build loaded on its own, as loadPatchedFengari returns it. */
+interface Fengari {
+  lua: LuaApi;
+  lauxlib: Lauxlib;
+  lualib: Lualib;
+  to_luastring: (s: string) => Uint8Array;
+}
+
+/** Fengari with every patch, and another copy without the patches `leaveOut` picks. */
+function withAndWithout(leaveOut: (p: (typeof PATCHES)[number]) => boolean): { withPatch: Fengari; without: Fengari; left: string[] } {
+  const req = createRequire(import.meta.url);
+  const all = loadPatchedFengari(req, PATCHES);
+  const some = loadPatchedFengari(req, PATCHES.filter((p) => !leaveOut(p)));
+  return { withPatch: all.exports as Fengari, without: some.exports as Fengari, left: all.report.applied.filter((n) => !some.report.applied.includes(n)) };
+}
+
+/** A new state of `f` with the standard libraries and `chunk` loaded on the stack. */
+function stateWith(f: Fengari, chunk: string): LuaState {
+  const L = f.lauxlib.luaL_newstate();
+  f.lualib.luaL_openlibs(L);
+  expect(f.lauxlib.luaL_loadstring(L, f.to_luastring(chunk))).toBe(f.lua.LUA_OK);
+  return L;
+}
 
 describe('fengari source patches', () => {
   it('all apply to the installed fengari, so an upgrade that breaks one fails here', () => {
@@ -85,25 +109,16 @@ describe('fengari source patches', () => {
   });
 
   it('yields by throwing when the interpreter file is unpatched (patches apply file by file)', () => {
-    const req = createRequire(import.meta.url);
-    const partial = PATCHES.filter((p) => !(p.file === 'lvm.js' && p.what.startsWith('yield')));
-    const { exports, report } = loadPatchedFengari(req, partial);
-    expect(report.applied).toContain('ldo.js: yield without throwing from a JS function the interpreter called directly');
-    const f = exports as { lua: LuaApi; lauxlib: Lauxlib; lualib: Lualib; to_luastring: (s: string) => Uint8Array };
-    const L = f.lauxlib.luaL_newstate();
-    f.lualib.luaL_openlibs(L);
-    expect(f.lauxlib.luaL_loadstring(L, f.to_luastring(YIELD_SHAPES))).toBe(f.lua.LUA_OK);
+    const { without: f, left } = withAndWithout((p) => p.file === 'lvm.js' && p.what.startsWith('yield'));
+    expect(left).toEqual(['lvm.js: yield without throwing: the interpreter returns when a JS function it called yielded']);
+    const L = stateWith(f, YIELD_SHAPES);
     expect(f.lua.lua_pcall(L, 0, 2, 0)).toBe(f.lua.LUA_OK);
     expect([f.lua.lua_tojsstring(L, -2), f.lua.lua_tojsstring(L, -1)]).toEqual(['1,2|10|in pcall|index:key|iter|before error|end', '5|t|p|m|i|false:late']);
   });
 
   it('fires count and line hooks at the same instructions as unpatched fengari, whatever the count', () => {
-    const req = createRequire(import.meta.url);
-    const countdown = 'lvm.js: the count hook is counted down in the interpreter loop';
-    const withPatch = loadPatchedFengari(req, PATCHES);
-    const without = loadPatchedFengari(req, PATCHES.filter((p) => `${p.file}: ${p.what}` !== countdown));
-    expect(withPatch.report.applied).toContain(countdown);
-    expect(without.report.applied).not.toContain(countdown);
+    const { withPatch, without, left } = withAndWithout((p) => p.what === 'the count hook is counted down in the interpreter loop');
+    expect(left).toEqual(['lvm.js: the count hook is counted down in the interpreter loop']);
     const chunk = `
       local t = {}
       for i = 1, 25 do
@@ -112,12 +127,9 @@ describe('fengari source patches', () => {
       local function f(n) if n == 0 then return 0 end return n + f(n - 1) end
       return f(10) + #t`;
     /** Each hook event as "event@line", for a count of `count` and the given mask. */
-    const trace = (exports: unknown, mask: 'count' | 'line+count', count: number): string[] => {
-      const f = exports as { lua: LuaApi; lauxlib: Lauxlib; lualib: Lualib; to_luastring: (s: string) => Uint8Array };
-      const L = f.lauxlib.luaL_newstate();
-      f.lualib.luaL_openlibs(L);
+    const trace = (f: Fengari, mask: 'count' | 'line+count', count: number): string[] => {
+      const L = stateWith(f, chunk);
       const events: string[] = [];
-      expect(f.lauxlib.luaL_loadstring(L, f.to_luastring(chunk))).toBe(f.lua.LUA_OK);
       const bits = mask === 'count' ? f.lua.LUA_MASKCOUNT : f.lua.LUA_MASKCOUNT | f.lua.LUA_MASKLINE;
       f.lua.lua_sethook(L, (L1, ar) => {
         f.lua.lua_getinfo(L1, 'l', ar);
@@ -127,23 +139,19 @@ describe('fengari source patches', () => {
       expect(f.lua.lua_tonumber(L, -1)).toBe(80);
       return events;
     };
-    const instructions = trace(withPatch.exports, 'count', 1).length;
+    const instructions = trace(withPatch, 'count', 1).length;
     expect(instructions).toBeGreaterThan(100);
     for (const count of [1, 2, 3, 7, 50, instructions, instructions + 1]) {
-      const patched = trace(withPatch.exports, 'count', count);
-      expect(patched, `count ${count}`).toEqual(trace(without.exports, 'count', count));
+      const patched = trace(withPatch, 'count', count);
+      expect(patched, `count ${count}`).toEqual(trace(without, 'count', count));
       expect(patched.length, `count ${count}`).toBe(Math.floor(instructions / count));
-      expect(trace(withPatch.exports, 'line+count', count), `line+count ${count}`).toEqual(trace(without.exports, 'line+count', count));
+      expect(trace(withPatch, 'line+count', count), `line+count ${count}`).toEqual(trace(without, 'line+count', count));
     }
   });
 
   it('runs every change of frame the same when the interpreter reads a frame once (tail calls, returns, varargs, metamethods, coroutines, errors)', () => {
-    const req = createRequire(import.meta.url);
-    const perFrame = "lvm.js: the interpreter reads a frame's closure, constants, base and code once per frame";
-    const withPatch = loadPatchedFengari(req, PATCHES);
-    const without = loadPatchedFengari(req, PATCHES.filter((p) => `${p.file}: ${p.what}` !== perFrame));
-    expect(withPatch.report.applied).toContain(perFrame);
-    expect(without.report.applied).not.toContain(perFrame);
+    const { withPatch, without, left } = withAndWithout((p) => p.what.endsWith('once per frame'));
+    expect(left).toEqual(["lvm.js: the interpreter reads a frame's closure, constants, base and code once per frame"]);
     // Each function uses constants of its own, so a stale k or base after a change of frame shows in the result.
     const chunk = `
       local function leaf(a, b) return a * 1000 + b, "leaf" end
@@ -161,17 +169,14 @@ describe('fengari source patches', () => {
       out[#out + 1] = tostring(select(2, pcall(function() local z = leaf(5, 6) error("e" .. z, 0) end)))
       for i = 1, 3 do out[#out + 1] = select(1, leaf(i, i)) end
       return table.concat(out, "|")`;
-    const run = (exports: unknown): string | null => {
-      const f = exports as { lua: LuaApi; lauxlib: Lauxlib; lualib: Lualib; to_luastring: (s: string) => Uint8Array };
-      const L = f.lauxlib.luaL_newstate();
-      f.lualib.luaL_openlibs(L);
-      expect(f.lauxlib.luaL_loadstring(L, f.to_luastring(chunk))).toBe(f.lua.LUA_OK);
+    const run = (f: Fengari): string | null => {
+      const L = stateWith(f, chunk);
       expect(f.lua.lua_pcall(L, 0, 1, 0)).toBe(f.lua.LUA_OK);
       return f.lua.lua_tojsstring(L, -1);
     };
     const expected = '1002,leaf|141,tail|3,a|key:idx,3004|1.5,121|e5006|1001|2002|3003';
-    expect(run(withPatch.exports)).toBe(expected);
-    expect(run(without.exports)).toBe(expected);
+    expect(run(withPatch)).toBe(expected);
+    expect(run(without)).toBe(expected);
   });
 
   it('still pops the stack correctly through calls, varargs, errors and metamethods', () => {
