@@ -110,7 +110,18 @@ function hollow(L: LuaState, idx: number, name: string): void {
   lua.lua_pushliteral(L, `read-only table '${name}'`);
   lua.lua_setfield(L, -2, '__metatable');
   lua.lua_setmetatable(L, idx);
+  readsFallBackTo(L, idx, backing);
   lua.lua_pop(L, 1);
+}
+
+/**
+ * Tells fengari (the lvm.js patch in fengari-patch.ts) that a miss in the
+ * table at idx reads the backing table directly, as its __index would: the
+ * metatable is hidden by __metatable, so nothing changes it from here on, and
+ * the backing table has no metatable of its own.
+ */
+function readsFallBackTo(L: LuaState, idx: number, backing: number): void {
+  (lua.lua_topointer(L, idx) as { mw$index?: unknown }).mw$index = lua.lua_topointer(L, backing);
 }
 
 function readOnlyWrite(name: string): LuaCFunction {
@@ -184,6 +195,7 @@ function protectGlobalNames(L: LuaState, g: number, names: readonly string[]): v
   lua.lua_pushliteral(L, 'read-only global environment metatable');
   lua.lua_setfield(L, -2, '__metatable');
   lua.lua_setmetatable(L, g);
+  readsFallBackTo(L, g, backing);
   lua.lua_pop(L, 1);
 }
 

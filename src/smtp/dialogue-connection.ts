@@ -341,6 +341,14 @@ export abstract class DialogueConnection extends SMTPConnection {
   override handler_QUIT(_command: Buffer, callback: () => void): void {
     this.closeReason ??= 'quit';
     this.sendReply(this.ctx.replies.bye, false);
+    // As Postfix's smtpd does, the connection is closed once the 221 is with
+    // the kernel, not read on until the client's FIN: nothing may follow QUIT
+    // (RFC 2920 §3.1). The library's close() would shut down the write side and
+    // read on, and a client that then resets (smtp-source does) costs an error
+    // with its stack trace, a read and a shutdown per session. TLS ends the
+    // library's way, with its close_notify.
+    const socket = this._socket;
+    if (!('encrypted' in socket) && !socket.destroyed && socket.writableLength === 0) socket.destroy();
     this.close();
     callback();
   }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LEVELS } from '../../src/log.ts';
 import { ScriptFault } from '../../src/lua/errors.ts';
+import { lua } from '../../src/lua/fengari.ts';
 import { logs, runSession, testEngine } from '../helpers/engine.ts';
 import { makeVm, thrown } from './helpers.ts';
 
@@ -57,6 +58,29 @@ describe('containment: the shared environment is read-only to scripts', () => {
       local m = 0 for k in pairs(msys.audit) do m = m + 1 end
       return n > 10, m, ("a,b"):find(","), string.rep("ab", 2), type(getmetatable("").__index), getmetatable("").__index == string
     `)).toEqual([true, 1, 2, 'abab', 'table', true]);
+  });
+
+  it('reads every protected name, missing field and user global as an unsealed state does (the read fallback skips only the metatable lookup)', () => {
+    const READS = `
+      shadow_me = "user"
+      local out = {}
+      for _, lib in ipairs({ "string", "table", "math", "os", "coroutine" }) do
+        out[#out + 1] = type(_G[lib]) .. ":" .. type(_G[lib].nope)
+      end
+      return table.concat(out, ","), type(string.format), string.nope, math.floor(2.5), msys.core.VALIDATE_CONT,
+        msys.audit.connections(), msys.missing, no_such_global, shadow_me, type(pairs), ("x"):rep(3)
+    `;
+    const sealed = makeSealed();
+    const open = makeVm();
+    open.run('msys = { core = { VALIDATE_CONT = 0 }, audit = { connections = function() return 1 end } }');
+    const expected = open.run(READS);
+    expect(expected).toEqual(['table:nil,table:nil,table:nil,table:nil,table:nil', 'function', null, 2, 0, 1, null, null, 'user', 'function', 'xxx']);
+    expect(sealed.run(READS)).toEqual(expected);
+    // The fallback is in use: the globals table names the table its reads fall back to.
+    const L = sealed.vm.L;
+    lua.lua_pushglobaltable(L);
+    expect((lua.lua_topointer(L, -1) as { mw$index?: unknown }).mw$index).toBeDefined();
+    lua.lua_pop(L, 1);
   });
 
   it('keeps user globals, module() tables and package.loaded writable (module state, Momentum semantics)', () => {

@@ -50,6 +50,7 @@ describe('fengari source patches', () => {
       'ldo.js: yield without throwing from a JS function the interpreter called directly',
       'llex.js: the lexer counts its tokens as steps',
       'lobject.js: a Lua string keeps the JS string it was read as: the read',
+      "lobject.js: a full userdata's JS object is an ordinary object without a prototype chain to Object",
       'lobject.js: constant folding and lua_arith widen to float like the VM',
       'lparser.js: pop stack slots by assignment, not delete',
       'lstate.js: reuse CallInfo entries',
@@ -58,15 +59,33 @@ describe('fengari source patches', () => {
       'lstring.js: string allocation is metered',
       'lstring.js: string table keys: one latin1 character per byte',
       'lstrlib.js: pattern matching counts its steps',
+      'ltable.js: a table can name the fixed table its reads fall back to',
       'ltable.js: table growth is metered',
       'ltm.js: pop stack slots by assignment, not delete',
       'luaconf.js: configuration fixed in the source, not read from FENGARICONF',
+      "lvm.js: a protected table's read goes to its backing table without a metamethod lookup",
       'lvm.js: integer arithmetic widens to float instead of wrapping at 32 bits',
       'lvm.js: pop stack slots by assignment, not delete',
       'lvm.js: the count hook is counted down in the interpreter loop',
       "lvm.js: the interpreter reads a frame's closure, constants, base and code once per frame",
       'lvm.js: yield without throwing: the interpreter returns when a JS function it called yielded',
     ]);
+  });
+
+  it("gives a full userdata an object that inherits no key, with the userdata patch as without", () => {
+    const { withPatch, without, left } = withAndWithout((p) => p.what.startsWith("a full userdata's JS object"));
+    expect(left).toEqual(["lobject.js: a full userdata's JS object is an ordinary object without a prototype chain to Object"]);
+    const probe = (f: Fengari): unknown[] => {
+      const L = f.lauxlib.luaL_newstate();
+      const data = f.lua.lua_newuserdata(L, 0) as Record<string, unknown>;
+      const inherited = ['toString', 'constructor', 'hasOwnProperty', '__proto__', 'valueOf'].map((k) => data[k]);
+      data['f'] = 'file';
+      data['closef'] = null;
+      return [inherited, Object.keys(data), f.lua.lua_touserdata(L, -1) === data, data['f'], 'closef' in data, 'nope' in data];
+    };
+    const expected = [[undefined, undefined, undefined, undefined, undefined], ['f', 'closef'], true, 'file', true, false];
+    expect(probe(without)).toEqual(expected);
+    expect(probe(withPatch)).toEqual(expected);
   });
 
   it('pins fengari exactly in package.json', () => {
