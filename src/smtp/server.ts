@@ -103,6 +103,12 @@ type SessionWithConnection = SMTPServerSession & { [CONNECTION]?: PolicyConnecti
 class PolicySmtpServer extends SMTPServer {
   boundId = '';
   private connectionCount = 0;
+  /**
+   * The bound address, when it is one address rather than a wildcard: then it
+   * is every connection's local end, and the library need not ask the kernel
+   * (a getsockname per connection, for an address nothing here reads).
+   */
+  private localEnd: { readonly localAddress: string; readonly localPort: number } | undefined;
 
   constructor(
     options: ConstructorParameters<typeof SMTPServer>[0],
@@ -128,7 +134,16 @@ class PolicySmtpServer extends SMTPServer {
       super._handleProxy(socket, callback);
       return;
     }
-    callback(null, { id: (++this.connectionCount).toString(36) });
+    const id = (++this.connectionCount).toString(36);
+    const local = this.localEnd;
+    callback(null, local === undefined ? { id } : { id, localAddress: local.localAddress, localPort: local.localPort });
+  }
+
+  /** Called once listening: the id logs and gauges name the listener by, and its local end if fixed. */
+  bound(): void {
+    const b = boundAddress(this);
+    this.boundId = b.id;
+    this.localEnd = b.host === '0.0.0.0' || b.host === '::' ? undefined : { localAddress: b.host, localPort: b.port };
   }
 
   override connect(socket: Socket, socketOptions?: SMTPConnectionOptions | null): void {
@@ -298,7 +313,7 @@ function listen(server: PolicySmtpServer, addr: ListenAddress): Promise<void> {
     server.server.once('error', onError);
     server.server.listen({ host: addr.host, port: addr.port, ipv6Only: addr.host.includes(':') }, () => {
       server.server.off('error', onError);
-      server.boundId = boundAddress(server).id;
+      server.bound();
       resolve();
     });
   });

@@ -15,6 +15,8 @@ import { engineOptionsFrom, storeOptionsFrom, type MoonwatchConfig } from '../..
 import { captureLogger, type LogRecord } from '../../../src/log.ts';
 import { createEngine, type Engine } from '../../../src/policy/engine.ts';
 import type { PolicyEngine } from '../../../src/policy/session-api.ts';
+import type { ListenAddress } from '../../../src/config/schema.ts';
+import type { PolicyConnection } from '../../../src/smtp/connection.ts';
 import { startSmtpServer, type SmtpListener } from '../../../src/smtp/server.ts';
 import { createSink, type Sink } from '../../../src/smtp/sink.ts';
 import { RawSmtpClient, type Reply } from './raw-client.ts';
@@ -30,6 +32,10 @@ export interface TestServerOptions {
   readonly sink?: Sink;
   /** Wraps the real engine as the listener sees it (fault injection). */
   readonly wrapEngine?: (engine: PolicyEngine) => PolicyEngine;
+  /** Binds these instead of 127.0.0.1:0 (and [::1]:0). */
+  readonly listen?: readonly ListenAddress[];
+  /** Told about every accepted connection. */
+  readonly onConnection?: (connection: PolicyConnection) => void;
 }
 
 export interface TestServer {
@@ -76,7 +82,15 @@ export async function startTestServer(opts: TestServerOptions): Promise<TestServ
   const store = new AuditStore(storeOptionsFrom(config, { clock, logger }));
   const engine = await createEngine(engineOptionsFrom(config, { clock, logger, store }));
   const sink = opts.sink ?? (await createSink(config.sink, { clock, logger, hostname: config.hostname }));
-  const listener = await startSmtpServer({ config, engine: opts.wrapEngine?.(engine) ?? engine, sink, logger, clock });
+  const listener = await startSmtpServer({
+    config,
+    engine: opts.wrapEngine?.(engine) ?? engine,
+    sink,
+    logger,
+    clock,
+    ...(opts.listen === undefined ? {} : { listen: opts.listen }),
+    ...(opts.onConnection === undefined ? {} : { onConnection: opts.onConnection }),
+  });
   const addrs = listener.addresses();
   const port4 = addrs.find((a) => a.family === 'IPv4')?.port ?? 0;
   const port6 = addrs.find((a) => a.family === 'IPv6')?.port ?? 0;
