@@ -326,6 +326,21 @@ const mw$shl = function(x, y) {
     steps: [{ find: /this\.metatable = null;\n/g, replace: 'this.metatable = null;\n        this.mw$index = void 0;\n', expect: 1 }],
   },
   {
+    file: 'ltable.js',
+    what: 'the map of deleted keys is made when a key is first deleted',
+    required: false,
+    // Every table made two Maps, the second only for `next` to step past keys
+    // deleted during a traversal. Most tables (option tables such as
+    // { startv = 0, endv = 4 }, each module's per-session self) never delete a
+    // key: one Map each is about 0.15 KB less garbage per table.
+    steps: [
+      { find: /this\.dead_strong = new Map\(\);/g, replace: 'this.dead_strong = void 0;', expect: 1 },
+      { find: /t\.dead_strong\.clear\(\);/g, replace: 't.dead_strong = void 0;', expect: 1 },
+      { find: /t\.dead_strong\.set\(hash, e\);/g, replace: '(t.dead_strong === void 0 ? (t.dead_strong = new Map()) : t.dead_strong).set(hash, e);', expect: 1 },
+      { find: /\|\| table\.dead_strong\.get\(hash\);/g, replace: '|| (table.dead_strong !== void 0 && table.dead_strong.get(hash));', expect: 1 },
+    ],
+  },
+  {
     file: 'lvm.js',
     what: 'a protected table\'s read goes to its backing table without a metamethod lookup',
     required: false,

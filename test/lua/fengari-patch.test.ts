@@ -61,6 +61,7 @@ describe('fengari source patches', () => {
       'lstrlib.js: pattern matching counts its steps',
       'ltable.js: a table can name the fixed table its reads fall back to',
       'ltable.js: table growth is metered',
+      'ltable.js: the map of deleted keys is made when a key is first deleted',
       'ltm.js: pop stack slots by assignment, not delete',
       'luaconf.js: configuration fixed in the source, not read from FENGARICONF',
       "lvm.js: a protected table's read goes to its backing table without a metamethod lookup",
@@ -86,6 +87,32 @@ describe('fengari source patches', () => {
     const expected = [[undefined, undefined, undefined, undefined, undefined], ['f', 'closef'], true, 'file', true, false];
     expect(probe(without)).toEqual(expected);
     expect(probe(withPatch)).toEqual(expected);
+  });
+
+  it('traverses a table whose keys are deleted during the traversal the same with the lazy deleted-keys map as without', () => {
+    const { withPatch, without, left } = withAndWithout((p) => p.what.startsWith('the map of deleted keys'));
+    expect(left).toEqual(['ltable.js: the map of deleted keys is made when a key is first deleted']);
+    // next() steps past a key deleted while the traversal stood on it; the map is dropped again when a key is added.
+    const chunk = `
+      local t = { a = 1, b = 2, c = 3, d = 4, [1] = "x", [2] = "y", [{}] = true }
+      local seen, n = {}, 0
+      for k, v in pairs(t) do n = n + 1 seen[#seen + 1] = type(k) == "table" and "tbl" or tostring(k) t[k] = nil end
+      table.sort(seen)
+      local empty = next(t) == nil
+      t.e = 5 t.f = 6
+      local again = {}
+      for k in pairs(t) do again[#again + 1] = k t[k] = nil end
+      table.sort(again)
+      local ok, err = pcall(next, t, "never-there")
+      return table.concat(seen, ",") .. "|" .. n .. "|" .. tostring(empty) .. "|" .. table.concat(again, ",") .. "|" .. tostring(ok) .. ":" .. tostring(err):match("invalid key to 'next'")`;
+    const run = (f: Fengari): string | null => {
+      const L = stateWith(f, chunk);
+      expect(f.lua.lua_pcall(L, 0, 1, 0)).toBe(f.lua.LUA_OK);
+      return f.lua.lua_tojsstring(L, -1);
+    };
+    const expected = "1,2,a,b,c,d,tbl|7|true|e,f|false:invalid key to 'next'";
+    expect(run(without)).toBe(expected);
+    expect(run(withPatch)).toBe(expected);
   });
 
   it('pins fengari exactly in package.json', () => {
