@@ -34,6 +34,13 @@ function stateWith(f: Fengari, chunk: string): LuaState {
   return L;
 }
 
+/** The string `chunk` returns, run on a new state of `f`. */
+function resultOf(f: Fengari, chunk: string): string | null {
+  const L = stateWith(f, chunk);
+  expect(f.lua.lua_pcall(L, 0, 1, 0)).toBe(f.lua.LUA_OK);
+  return f.lua.lua_tojsstring(L, -1);
+}
+
 describe('fengari source patches', () => {
   it('all apply to the installed fengari, so an upgrade that breaks one fails here', () => {
     makeVm(); // fengari is loaded by then
@@ -105,14 +112,9 @@ describe('fengari source patches', () => {
       table.sort(again)
       local ok, err = pcall(next, t, "never-there")
       return table.concat(seen, ",") .. "|" .. n .. "|" .. tostring(empty) .. "|" .. table.concat(again, ",") .. "|" .. tostring(ok) .. ":" .. tostring(err):match("invalid key to 'next'")`;
-    const run = (f: Fengari): string | null => {
-      const L = stateWith(f, chunk);
-      expect(f.lua.lua_pcall(L, 0, 1, 0)).toBe(f.lua.LUA_OK);
-      return f.lua.lua_tojsstring(L, -1);
-    };
     const expected = "1,2,a,b,c,d,tbl|7|true|e,f|false:invalid key to 'next'";
-    expect(run(without)).toBe(expected);
-    expect(run(withPatch)).toBe(expected);
+    expect(resultOf(without, chunk)).toBe(expected);
+    expect(resultOf(withPatch, chunk)).toBe(expected);
   });
 
   it('pins fengari exactly in package.json', () => {
@@ -215,14 +217,9 @@ describe('fengari source patches', () => {
       out[#out + 1] = tostring(select(2, pcall(function() local z = leaf(5, 6) error("e" .. z, 0) end)))
       for i = 1, 3 do out[#out + 1] = select(1, leaf(i, i)) end
       return table.concat(out, "|")`;
-    const run = (f: Fengari): string | null => {
-      const L = stateWith(f, chunk);
-      expect(f.lua.lua_pcall(L, 0, 1, 0)).toBe(f.lua.LUA_OK);
-      return f.lua.lua_tojsstring(L, -1);
-    };
     const expected = '1002,leaf|141,tail|3,a|key:idx,3004|1.5,121|e5006|1001|2002|3003';
-    expect(run(withPatch)).toBe(expected);
-    expect(run(without)).toBe(expected);
+    expect(resultOf(withPatch, chunk)).toBe(expected);
+    expect(resultOf(without, chunk)).toBe(expected);
   });
 
   it('still pops the stack correctly through calls, varargs, errors and metamethods', () => {

@@ -5,62 +5,50 @@
  */
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PHASE_POLICY } from './lib/policies.ts';
 import { logged, startTestServer, type TestServer } from './lib/server-harness.ts';
-
-const REJECT_MAIL = `
-require("msys.core")
-local p = {}
-function p:validate_mailfrom(s, ac, vctx)
-  vctx:set_code(550, "5.7.1 no mail here")
-  return msys.core.VALIDATE_DONE
-end
-msys.registerModule("reject_mail", p)
-`;
 
 let srv: TestServer;
 
 beforeAll(async () => {
-  srv = await startTestServer({ scripts: { reject_mail: REJECT_MAIL }, ipv4Only: true });
+  srv = await startTestServer({ scripts: { phases: PHASE_POLICY }, ipv4Only: true });
 });
 
 afterAll(async () => {
   await srv.stop();
 });
 
-/** A client that keeps its own side open after the server's FIN (allowHalfOpen), and records all it is sent. */
-function halfOpenClient(localAddress: string): Promise<{ socket: Socket; received: () => string; ended: Promise<void>; reply: () => Promise<void> }> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port: srv.port4, localAddress, allowHalfOpen: true });
-    let text = '';
-    let wake: (() => void) | undefined;
-    socket.on('data', (d: Buffer) => {
-      text += d.toString('latin1');
-      wake?.();
-    });
-    const ended = new Promise<void>((r) => socket.once('end', () => r()));
-    // Resolves when the text received so far ends with a complete final reply line.
-    const reply = (): Promise<void> =>
-      new Promise((r) => {
-        const check = (): void => {
-          if (/(^|\r\n)\d{3} [^\r\n]*\r\n$/.test(text)) {
-            wake = undefined;
-            r();
-          }
-        };
-        wake = check;
-        check();
-      });
-    socket.once('error', reject);
-    socket.once('connect', () => resolve({ socket, received: () => text, ended, reply }));
+/**
+ * A client past EHLO that keeps its own side open after the server's FIN
+ * (allowHalfOpen), recording all it is sent.
+ */
+async function afterEhlo(localAddress: string): Promise<{ socket: Socket; received: () => string; ended: Promise<void> }> {
+  const socket = connect({ host: '127.0.0.1', port: srv.port4, localAddress, allowHalfOpen: true });
+  let text = '';
+  let waiting: { re: RegExp; resolve: () => void } | undefined;
+  socket.on('data', (d: Buffer) => {
+    text += d.toString('latin1');
+    if (waiting?.re.test(text) === true) {
+      const w = waiting;
+      waiting = undefined;
+      w.resolve();
+    }
   });
+  const until = (re: RegExp): Promise<void> => new Promise((resolve) => (re.test(text) ? resolve() : (waiting = { re, resolve })));
+  const ended = new Promise<void>((r) => socket.once('end', () => r()));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  await until(/^220 [^\r\n]*\r\n$/);
+  socket.write('EHLO client.example\r\n');
+  await until(/\r\n250 [^\r\n]*\r\n$/);
+  return { socket, received: () => text, ended };
 }
 
 describe('QUIT', () => {
   it('closes the session once the 221 is out, while the client still holds its side open', async () => {
-    const c = await halfOpenClient('127.0.21.1');
-    await c.reply();
-    c.socket.write('EHLO client.example\r\n');
-    await c.reply();
+    const c = await afterEhlo('127.0.21.1');
     c.socket.write('QUIT\r\n');
     await c.ended; // the server's FIN, the client has not ended its side
     expect(c.received()).toMatch(/\r\n221 [^\r\n]*\r\n$/);
@@ -73,11 +61,9 @@ describe('QUIT', () => {
   });
 
   it('does not run a command pipelined after QUIT', async () => {
-    const c = await halfOpenClient('127.0.21.2');
-    await c.reply();
-    c.socket.write('EHLO client.example\r\n');
-    await c.reply();
-    c.socket.write('QUIT\r\nMAIL FROM:<a@sender.example>\r\n');
+    const c = await afterEhlo('127.0.21.2');
+    // PHASE_POLICY refuses this sender at MAIL: had the MAIL run, it would count a rejection.
+    c.socket.write('QUIT\r\nMAIL FROM:<spam@bad.example>\r\n');
     await c.ended;
     await srv.settled(3000);
     // Only the 221 answers: the MAIL after it was neither answered nor judged.
