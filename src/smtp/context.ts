@@ -7,6 +7,7 @@ import type { LimitsConfig } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import type { PolicyEngine } from '../policy/session-api.ts';
 import type { DialogueReplies } from './dialogue.ts';
+import type { ReplyBatch } from './reply-batch.ts';
 import type { Sink } from './sink.ts';
 import type { TrustMatcher } from './trust.ts';
 
@@ -24,4 +25,6 @@ export interface ConnectionContext {
   /** "127.0.0.1:2525" once bound; scopes listener gauges. */
   readonly listenerId: () => string;
   readonly isShuttingDown: () => boolean;
+  /** Holds each reply until the end of the event-loop turn (reply-batch.ts). */
+  readonly replyBatch: ReplyBatch;
 }

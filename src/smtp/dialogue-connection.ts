@@ -115,6 +115,7 @@ export abstract class DialogueConnection extends SMTPConnection {
   // ---- replies -----------------------------------------------------------
 
   override send(code: number, data?: string | string[] | null, context?: string | false): void {
+    this.ctx.replyBatch.hold(this._socket);
     const pending = this.pending;
     this.pending = undefined;
     const reply = pending?.reply;
@@ -161,6 +162,7 @@ export abstract class DialogueConnection extends SMTPConnection {
 
   /** The library's greeting, with the dialogue's text. */
   protected greet(): void {
+    this.ctx.replyBatch.hold(this._socket);
     const g = this.ctx.replies.greeting;
     super.send(g.code, g.text, false);
   }
@@ -348,6 +350,7 @@ export abstract class DialogueConnection extends SMTPConnection {
     // with its stack trace, a read and a shutdown per session. TLS ends the
     // library's way, with its close_notify.
     const socket = this._socket;
+    this.ctx.replyBatch.release(socket);
     if (!('encrypted' in socket) && !socket.destroyed && socket.writableLength === 0) socket.destroy();
     this.close();
     callback();

@@ -18,6 +18,7 @@ import type { ConnectionContext } from './context.ts';
 import { runDataPhase } from './data-phase.ts';
 import { ListenError } from './errors.ts';
 import { DialogueReplies } from './dialogue.ts';
+import { ReplyBatch } from './reply-batch.ts';
 import { formatReply, type SmtpReply } from './reply.ts';
 import type { Sink } from './sink.ts';
 import { createTrustMatcher } from './trust.ts';
@@ -228,6 +229,7 @@ export async function startSmtpServer(opts: SmtpServerOptions): Promise<SmtpList
   const state = new ListenerState(new ConnectionCaps(limits.maxConnections, limits.maxConnectionsPerIp));
   const trusted = createTrustMatcher(config.xclient.trusted);
   const replies = new DialogueReplies(config.hostname, config.banner);
+  const replyBatch = new ReplyBatch();
   const servers: PolicySmtpServer[] = [];
   for (const addr of opts.listen ?? config.listen) {
     const server: PolicySmtpServer = new PolicySmtpServer(
@@ -262,6 +264,7 @@ export async function startSmtpServer(opts: SmtpServerOptions): Promise<SmtpList
         trusted,
         listenerId: () => server.boundId,
         isShuttingDown: () => state.shuttingDown,
+        replyBatch,
       },
       state,
       opts.onConnection,

@@ -282,7 +282,18 @@ export default async function (): Promise<BenchResult[]> {
       if (BEFORE !== undefined) {
         for (const k of ['five', 'examples'] as const) {
           if (!ran(k) || !ran(`${k}@before`)) continue;
-          out.push(cpuVs(`smtp server CPU per session, ${concurrency} clients, ${k}: this checkout (baseline: ${BEFORE})`, k, `${k}@before`, 1));
+          out.push(
+            cpuVs(`smtp server CPU per session, ${concurrency} clients, ${k}: this checkout (baseline: ${BEFORE})`, k, `${k}@before`, 1),
+            result({
+              name: `smtp sessions/s, ${concurrency} clients, ${k}: this checkout (baseline: ${BEFORE})`,
+              value: med(k, (w) => w.rate),
+              unit: 'sessions/s',
+              baseline: med(`${k}@before`, (w) => w.rate),
+              targetOn: 'ratio',
+              cmp: '>=',
+              limit: 1,
+            }),
+          );
         }
       }
       if (ran('plain+greet0') && ran('plain')) {
