@@ -269,11 +269,17 @@ export class Session implements PolicySession {
     if (!(result instanceof Promise)) return this.verdictOf(spec, str, result, started);
     // The phase waits (DNS, sleep): close() must not free the session under it.
     this.inflight = result;
-    return result
-      .finally(() => {
+    // One then with both handlers rather than finally + then: a promise less per waiting phase.
+    return result.then(
+      (r) => {
         this.inflight = undefined;
-      })
-      .then((r) => this.verdictOf(spec, str, r, started));
+        return this.verdictOf(spec, str, r, started);
+      },
+      (err: unknown) => {
+        this.inflight = undefined;
+        throw err;
+      },
+    );
   }
 
   private verdictOf(spec: PhaseSpec, str: string | undefined, result: CalloutResult, started: number): Verdict {
