@@ -17,14 +17,7 @@
  */
 import { createRequire } from 'node:module';
 import { loadPatchedFengari, PATCHES, type SourcePatch } from '../src/lua/fengari-patch.ts';
-import type { Lauxlib, LuaApi, Lualib, LuaState } from '../src/lua/fengari-types.ts';
-
-interface Fengari {
-  lua: LuaApi;
-  lauxlib: Lauxlib;
-  lualib: Lualib;
-  to_luastring: (s: string) => Uint8Array;
-}
+import type { FengariModule, LuaState } from '../src/lua/fengari-types.ts';
 
 const drop = (process.env['DROP'] ?? '').split('|').filter((d) => d !== '');
 if (drop.length === 0) throw new Error('DROP must name the patch(es) to leave out, e.g. DROP="once per frame"');
@@ -35,7 +28,7 @@ const without = PATCHES.filter((p) => !drop.some((d) => named(p).includes(d)));
 if (without.length === PATCHES.length) throw new Error(`no patch matches ${drop.join(' | ')}`);
 
 function copy(patches: readonly SourcePatch[]): () => void {
-  const f = loadPatchedFengari(createRequire(import.meta.url), patches).exports as Fengari;
+  const f = loadPatchedFengari(createRequire(import.meta.url), patches).exports as FengariModule;
   const L: LuaState = f.lauxlib.luaL_newstate();
   f.lualib.luaL_openlibs(L);
   f.lua.lua_sethook(L, () => undefined, f.lua.LUA_MASKCOUNT, 1000);

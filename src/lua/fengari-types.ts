@@ -201,3 +201,12 @@ export interface Lualib {
   luaopen_os: LuaCFunction;
   luaopen_io: LuaCFunction;
 }
+
+/** A fengari build as loadPatchedFengari() loads it (fengari.ts binds one; tests and scripts load others). */
+export interface FengariModule {
+  lua: LuaApi;
+  lauxlib: Lauxlib;
+  lualib: Lualib;
+  to_luastring: (s: string, cache?: boolean) => Uint8Array;
+  to_jsstring: (s: Uint8Array, from?: number, to?: number, replacement_char?: boolean) => string;
+}

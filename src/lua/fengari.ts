@@ -13,7 +13,7 @@
  */
 import { createRequire } from 'node:module';
 import { loadPatchedFengari, type FengariPatchReport } from './fengari-patch.ts';
-import type { Lauxlib, LuaApi, Lualib } from './fengari-types.ts';
+import type { FengariModule, Lauxlib, LuaApi, Lualib } from './fengari-types.ts';
 
 export type { LuaState, LuaCFunction } from './fengari-types.ts';
 
@@ -26,14 +26,6 @@ export let to_jsstring: (s: Uint8Array, from?: number, to?: number, replacement_
 
 let report: FengariPatchReport | undefined;
 let failure: unknown;
-
-interface FengariModule {
-  lua: LuaApi;
-  lauxlib: Lauxlib;
-  lualib: Lualib;
-  to_luastring: typeof to_luastring;
-  to_jsstring: typeof to_jsstring;
-}
 
 /** Loads the patched runtime once; returns how it was patched. Throws FengariUnsupportedError if it cannot be. */
 export function loadFengari(): FengariPatchReport {

@@ -232,7 +232,9 @@ export default async function (): Promise<BenchResult[]> {
       /** CPU per session of `k` against `base`'s, both medians of this run. */
       const cpuVs = (name: string, k: Kind, base: Kind, limit: number): BenchResult =>
         result({ name, value: med(k, (w) => w.cpuMsPerSession), unit: 'ms', baseline: med(base, (w) => w.cpuMsPerSession), targetOn: 'ratio', cmp: '<=', limit });
-      const plainRate = med('plain', (w) => w.rate);
+      /** Sessions per second of `k` against `base`'s, both medians of this run. */
+      const rateVs = (name: string, k: Kind, base: Kind, limit: number): BenchResult =>
+        result({ name, value: med(k, (w) => w.rate), unit: 'sessions/s', baseline: med(base, (w) => w.rate), targetOn: 'ratio', cmp: '>=', limit });
       const rangeNote = (k: Kind): string => {
         const rs = runs.get(k)!.map((w) => w.cpuMsPerSession);
         return `${Math.min(...rs).toFixed(3)}–${Math.max(...rs).toFixed(3)}`;
@@ -257,15 +259,7 @@ export default async function (): Promise<BenchResult[]> {
         if (ran(kind) && ran('plain')) {
           out.push(
             cpuVs(`smtp server CPU per session, ${concurrency} clients, ${label} (${client}; baseline plain smtp-server)`, kind, 'plain', cpuLimit),
-            result({
-              name: `smtp sessions/s, ${concurrency} clients, ${label} (${client}; baseline plain smtp-server)`,
-              value: med(kind, (w) => w.rate),
-              unit: 'sessions/s',
-              baseline: plainRate,
-              targetOn: 'ratio',
-              cmp: '>=',
-              limit: rateLimit,
-            }),
+            rateVs(`smtp sessions/s, ${concurrency} clients, ${label} (${client}; baseline plain smtp-server)`, kind, 'plain', rateLimit),
           );
         }
         // Like for like (opt-in, SMTP_BENCH_ONLY): both servers greet at once, or both after 100 ms.
@@ -284,15 +278,7 @@ export default async function (): Promise<BenchResult[]> {
           if (!ran(k) || !ran(`${k}@before`)) continue;
           out.push(
             cpuVs(`smtp server CPU per session, ${concurrency} clients, ${k}: this checkout (baseline: ${BEFORE})`, k, `${k}@before`, 1),
-            result({
-              name: `smtp sessions/s, ${concurrency} clients, ${k}: this checkout (baseline: ${BEFORE})`,
-              value: med(k, (w) => w.rate),
-              unit: 'sessions/s',
-              baseline: med(`${k}@before`, (w) => w.rate),
-              targetOn: 'ratio',
-              cmp: '>=',
-              limit: 1,
-            }),
+            rateVs(`smtp sessions/s, ${concurrency} clients, ${k}: this checkout (baseline: ${BEFORE})`, k, `${k}@before`, 1),
           );
         }
       }

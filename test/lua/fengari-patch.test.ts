@@ -7,16 +7,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { FENGARI_VERSION, FengariUnsupportedError, loadPatchedFengari, PATCHES, patchSource } from '../../src/lua/fengari-patch.ts';
 import { fengariPatchReport, lua, to_luastring } from '../../src/lua/fengari.ts';
-import type { Lauxlib, LuaApi, Lualib, LuaState } from '../../src/lua/fengari-types.ts';
+import type { FengariModule as Fengari, LuaState } from '../../src/lua/fengari-types.ts';
 import { makeVm, thrown } from './helpers.ts';
-
-/** A fengari build loaded on its own, as loadPatchedFengari returns it. */
-interface Fengari {
-  lua: LuaApi;
-  lauxlib: Lauxlib;
-  lualib: Lualib;
-  to_luastring: (s: string) => Uint8Array;
-}
 
 /** Fengari with every patch, and another copy without the patches `leaveOut` picks. */
 function withAndWithout(leaveOut: (p: (typeof PATCHES)[number]) => boolean): { withPatch: Fengari; without: Fengari; left: string[] } {
