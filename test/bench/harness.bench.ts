@@ -10,7 +10,7 @@
  * extrapolated to 100,000 sessions.
  *
  * A third figure runs what `npm start` serves (the six example policies: the
- * whitelist's address matching in Lua at accept, three connect-phase modules,
+ * whitelist's msys.cidr lookup at accept, three connect-phase modules,
  * mailfrom and rcptto) the same way, on 20,000 sessions, for a sense of a
  * heavier policy set.
  */
