@@ -9,24 +9,31 @@ import { LuaVm } from '../lua/vm.ts';
 import { tokenizeLua } from '../lua/lexer.ts';
 import { AuditStore } from '../audit/store.ts';
 import { ManualClock } from '../clock.ts';
-import { installMsys } from '../msys/install.ts';
+import { compatServicesOrDefault } from '../msys/compat-services.ts';
+import { installHostLibraries } from '../msys/install-compat.ts';
 import { DEFAULT_BUDGET } from '../lua/budget.ts';
 
-/** Every dotted name under the msys global ("msys", "msys.audit", "msys.audit.connections", …). */
-export function msysBuiltinNames(): Set<string> {
+/**
+ * Every dotted name under the msys global ("msys", "msys.audit",
+ * "msys.audit.connections", …) as a script generation installs it, the
+ * compatibility packages included; `compatConnectionAlias` is the config's
+ * scripts.compat_connection_alias (it adds msys.audit.connection).
+ */
+export function msysBuiltinNames(opts: { compatConnectionAlias?: boolean } = {}): Set<string> {
   const { logger } = captureLogger('silent');
   const clock = new ManualClock(0);
   const vm = new LuaVm({ sources: () => undefined, logger, budget: DEFAULT_BUDGET, clock });
   try {
-    installMsys(vm, {
+    const host = {
       store: new AuditStore({ clock, logger, monitors: [] }),
       clock,
       logger,
       session: null,
       register: () => undefined,
       warnOnce: () => undefined,
-      compatConnectionAlias: false,
-    });
+      compatConnectionAlias: opts.compatConnectionAlias ?? false,
+    };
+    installHostLibraries(vm, host, { services: compatServicesOrDefault(undefined, clock), baseDir: '.', logger });
     const names = new Set<string>(['msys']);
     const L = vm.L;
     lua.lua_getglobal(L, 'msys');

@@ -139,7 +139,7 @@ export async function checkConfigFile(file: string): Promise<CheckResult> {
     const fault = await buildFault(config, present, warnings);
     if (fault !== undefined) problems.push(fault);
   }
-  const known = msysBuiltinNames();
+  const known = msysBuiltinNames({ compatConnectionAlias: config.scripts.compatConnectionAlias });
   for (const m of present) {
     const path = join(dir, modulePathToFile(m));
     for (const miss of missingBuiltins(readFileSync(path, 'utf8'), known)) {

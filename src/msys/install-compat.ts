@@ -13,7 +13,7 @@ import type { CompatHost } from './compat-host.ts';
 import type { CompatServices } from './compat-services.ts';
 import { CONTEXT } from './constants.ts';
 import type { MsysHost } from './host.ts';
-import { pushLibrary, setFunctions } from './install.ts';
+import { installMsys, pushLibrary, setFunctions } from './install.ts';
 import { addMethods, ecMessageNew, msgCompatMethods, vctxCompatMethods } from './message-compat.ts';
 import { pcreFunctions } from './pcre.ts';
 import type { MsysTypes } from './types.ts';
@@ -24,6 +24,17 @@ export interface CompatInstallOptions {
   /** The scripts directory: relative msys.cidr sources resolve against it. */
   readonly baseDir: string;
   readonly logger: Logger;
+}
+
+/**
+ * Everything a script generation has under `msys`: the core packages
+ * (install.ts), then the compatibility packages. `moonwatch check` lists the
+ * names from the same call, so it can never call provided what a script
+ * would not find, or the reverse.
+ */
+export function installHostLibraries(vm: LuaVm, host: MsysHost, opts: CompatInstallOptions): { types: MsysTypes; compat: CompatHost } {
+  const types = installMsys(vm, host);
+  return { types, compat: installCompatPackages(vm, host, types, opts) };
 }
 
 /**

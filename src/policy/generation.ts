@@ -9,7 +9,6 @@ import { holdTop, pushHeld, type HeldValue } from '../lua/vm-internals.ts';
 import { AuditReadLog, type AuditRead } from '../msys/audit-reads.ts';
 import type { MsysHost, Registration } from '../msys/host.ts';
 import { LuaContextError } from '../msys/errors.ts';
-import { installMsys } from '../msys/install.ts';
 import { SessionObjects } from '../msys/session-objects.ts';
 import type { SessionState } from '../msys/session-state.ts';
 import type { MsysTypes } from '../msys/types.ts';
@@ -19,7 +18,7 @@ import { SievePhases } from '../sieve/policy.ts';
 import { DEFAULT_MAX_RETAINED_BYTES, RetentionMeter } from './retention.ts';
 import type { CompatHost } from '../msys/compat-host.ts';
 import { compatServicesOrDefault, type CompatServices } from '../msys/compat-services.ts';
-import { installCompatPackages } from '../msys/install-compat.ts';
+import { installHostLibraries } from '../msys/install-compat.ts';
 import { checkBuiltins, logUnrunHooks, PhaseRunner, type CallContext } from './phase-runner.ts';
 import type { RunningCallout } from '../msys/compat-host.ts';
 
@@ -195,12 +194,11 @@ export class Generation {
       reads: this.reads,
     };
     this.retention = new RetentionMeter(opts.maxRetainedBytes ?? DEFAULT_MAX_RETAINED_BYTES, (limit) => this.vm.retainedBytes(limit));
-    this.types = installMsys(this.vm, this.host);
-    this.compat = installCompatPackages(this.vm, this.host, this.types, {
+    ({ types: this.types, compat: this.compat } = installHostLibraries(this.vm, this.host, {
       services: compatServicesOrDefault(opts.compat, opts.clock),
       baseDir: opts.baseDir ?? '.',
       logger: opts.logger,
-    });
+    }));
     this.runner = new PhaseRunner(this.vm, this.compat, opts.budget);
     // Libraries, msys and the string metatable are read-only from here on (issue 16).
     this.vm.seal();

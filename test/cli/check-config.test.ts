@@ -32,7 +32,7 @@ beforeAll(() => {
   writeFileSync(join(dir, 's', 'syntax.lua'), 'local m = {}\nfunction m:validate_connect(ac, vctx)\n  return 1 +\nend\n');
   writeFileSync(join(dir, 's', 'badinit.lua'), 'local m = {}\nfunction m:init()\n  error("no database")\nend\nfunction m:validate_connect() return 0 end\nmsys.registerModule("badinit", m)\n');
   writeFileSync(join(dir, 's', 'noreg.lua'), 'local x = 1\n');
-  writeFileSync(join(dir, 's', 'unknown.lua'), 'require("msys.core")\nlocal m = {}\n-- msys.commented.out is fine\nfunction m:validate_connect(ac, vctx)\n  local s = "msys.in.a.string"\n  local r = msys.dnsLookup("example.test")\n  return msys.core.VALIDATE_CONT\nend\nmsys.registerModule("unknown", m)\n');
+  writeFileSync(join(dir, 's', 'unknown.lua'), 'require("msys.core")\nlocal m = {}\n-- msys.commented.out is fine\nfunction m:validate_connect(ac, vctx)\n  local s = "msys.in.a.string"\n  local r = msys.db.query("select 1")\n  return msys.core.VALIDATE_CONT\nend\nmsys.registerModule("unknown", m)\n');
   writeFileSync(join(dir, 'good.yaml'), `listen: ["127.0.0.1:0"]\ninbound_audit:\n  monitors: ["60,10"]\n  serialize_dir: state\nscripts:\n  dir: s\n  modules: [good]\ncontrol:\n  socket: ${join(dir, 'ctl.sock')}\n  tcp: 127.0.0.1:0\n  token: a-very-secret-token-1234\n`);
   writeFileSync(join(dir, 'bad.yaml'), 'listen: ["127.0.0.1:0"]\nscripts:\n  dir: s\n  modules:\n    - good\n    - syntax\n    - badinit\n    - noreg\n    - unknown\n    - missing\n');
 });
@@ -56,7 +56,7 @@ describe('moonwatch check', () => {
     expect(at(/s\/syntax\.lua:4: unexpected symbol near 'end'/)).toBeDefined();
     expect(at(/s\/badinit\.lua:3: badinit:init: no database/)).toBeDefined();
     expect(at(/s\/noreg\.lua: script 'noreg' did not call msys\.registerModule/)).toBeDefined();
-    expect(at(/s\/unknown\.lua:6: msys\.dnsLookup is not provided by moonwatch/)).toBeDefined();
+    expect(at(/s\/unknown\.lua:6: msys\.db\.query is not provided by moonwatch/)).toBeDefined();
     expect(lines.at(-1)).toBe('moonwatch check: 5 problems');
   });
 
@@ -81,6 +81,24 @@ describe('moonwatch check', () => {
       else process.env.MOONWATCH_CONFIG = saved;
     }
     expect(t.err()).toContain(`no config at ${join(dir, 'nowhere.yaml')}, ${join(dir, 'moonwatch.yaml')}, /etc/moonwatch/moonwatch.yaml`);
+  });
+
+  it('passes every example config shipped in examples/', async () => {
+    const configs = ['examples/moonwatch.yaml', 'examples/sieve.yaml', 'examples/compat/compat-alias.yaml', 'examples/cluster/node-a.yaml', 'examples/cluster/node-b.yaml'];
+    for (const config of configs) {
+      const t = io();
+      expect(await main(['check', '--config', config], t.io), `${config}:\n${t.out()}`).toBe(0);
+      expect(t.out()).toMatch(/OK \(\d+ scripts compiled, init ran\)/);
+    }
+  });
+
+  it('knows the compatibility packages, and msys.audit.connection only with compat_connection_alias', () => {
+    const known = msysBuiltinNames();
+    for (const name of ['msys.cidr.define', 'msys.cidr.query', 'msys.dnsLookup', 'msys.pcre.match', 'msys.pbp.check_whitelist', 'msys.sleep']) {
+      expect(known.has(name), name).toBe(true);
+    }
+    expect(known.has('msys.audit.connection')).toBe(false);
+    expect(msysBuiltinNames({ compatConnectionAlias: true }).has('msys.audit.connection')).toBe(true);
   });
 
   it('finds msys names the host lacks, ignoring comments, strings and assignments', () => {
