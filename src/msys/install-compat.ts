@@ -44,7 +44,7 @@ export function installHostLibraries(vm: LuaVm, host: MsysHost, opts: CompatInst
  * vctx/msg methods, and the "not provided" error for other built-ins.
  * Everything is present without require, like the other msys tables.
  */
-export function installCompatPackages(vm: LuaVm, host: MsysHost, types: MsysTypes, opts: CompatInstallOptions): CompatHost {
+function installCompatPackages(vm: LuaVm, host: MsysHost, types: MsysTypes, opts: CompatInstallOptions): CompatHost {
   const L = vm.L;
   const compat: CompatHost = { services: opts.services, calls: new AsyncCalls(L), current: null };
   const getTypes = () => types;
