@@ -194,11 +194,13 @@ export class Generation {
       reads: this.reads,
     };
     this.retention = new RetentionMeter(opts.maxRetainedBytes ?? DEFAULT_MAX_RETAINED_BYTES, (limit) => this.vm.retainedBytes(limit));
-    ({ types: this.types, compat: this.compat } = installHostLibraries(this.vm, this.host, {
+    const libraries = installHostLibraries(this.vm, this.host, {
       services: compatServicesOrDefault(opts.compat, opts.clock),
       baseDir: opts.baseDir ?? '.',
       logger: opts.logger,
-    }));
+    });
+    this.types = libraries.types;
+    this.compat = libraries.compat;
     this.runner = new PhaseRunner(this.vm, this.compat, opts.budget);
     // Libraries, msys and the string metatable are read-only from here on (issue 16).
     this.vm.seal();
