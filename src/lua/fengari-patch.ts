@@ -396,6 +396,7 @@ const fieldName = function(L, k) {
     let ts = fieldNames.get(k);
     if (ts === undefined) {
         ts = luaS_bless(L, to_luastring(k));
+        ts.mw$t = null; // shared by every Lua state: must not hold one state's table (ltable.js)
         if (fieldNames.size < 1024) fieldNames.set(k, ts);
     }
     return ts;
@@ -438,6 +439,51 @@ const auxsetstr = function`,
     what: 'a Lua string keeps the JS string it was read as',
     required: false,
     steps: [{ find: /this\.realstring = str;\n/g, replace: 'this.realstring = str;\n        this.mw$js = undefined;\n', expect: 1 }],
+  },
+  {
+    // A table read with a string key is a Map lookup by a string made from the
+    // key's bytes. Most reads use the same Lua string on the same table every
+    // time (a constant in a script: `msys`, `core`, `VALIDATE_CONT`, a method
+    // name), so each Lua string remembers the table entry it last found: the
+    // next read of that table with it checks the entry is still live (a delete
+    // empties its value; a later set makes a new entry, an overwrite changes
+    // the value in place) instead of looking it up. C Lua caches nothing here,
+    // but its short strings are interned and compared by address.
+    file: 'lstring.js',
+    what: 'a Lua string remembers the table entry it last found',
+    required: false,
+    steps: [{ find: /this\.realstring = str;\n/g, replace: 'this.realstring = str;\n        this.mw$t = undefined;\n        this.mw$e = undefined;\n', expect: 1 }],
+  },
+  {
+    file: 'ltable.js',
+    what: 'a Lua string remembers the table entry it last found: the read',
+    required: false,
+    steps: [
+      {
+        find: /^const luaH_get = function\(L, t, key\) \{\n {4}lua_assert\(key instanceof lobject\.TValue\);\n/gm,
+        replace: `const mw$getstr = function(t, ts) {
+    if (ts.mw$t === t) {
+        const v = ts.mw$e.value;
+        if (v !== undefined) return v;
+    }
+    const e = t.strong.get(luaS_hashlongstr(ts));
+    if (e === undefined) return lobject.luaO_nilobject;
+    // null: a string shared by every Lua state in the process (lapi's field names) never holds a table.
+    if (ts.mw$t !== null) {
+        ts.mw$t = t;
+        ts.mw$e = e;
+    }
+    return e.value;
+};
+
+const luaH_get = function(L, t, key) {
+    lua_assert(key instanceof lobject.TValue);
+    if (key.type === LUA_TSHRSTR || key.type === LUA_TLNGSTR) return mw$getstr(t, key.value);
+`,
+        expect: 1,
+      },
+      { find: /return getgeneric\(t, luaS_hashlongstr\(key\)\);/g, replace: 'return mw$getstr(t, key);', expect: 1 },
+    ],
   },
   {
     file: 'lobject.js',

@@ -55,9 +55,11 @@ describe('fengari source patches', () => {
       'lstate.js: reuse CallInfo entries',
       'lstate.js: yield without throwing: the thread records its nCcalls at resume',
       'lstring.js: a Lua string keeps the JS string it was read as',
+      'lstring.js: a Lua string remembers the table entry it last found',
       'lstring.js: string allocation is metered',
       'lstring.js: string table keys: one latin1 character per byte',
       'lstrlib.js: pattern matching counts its steps',
+      'ltable.js: a Lua string remembers the table entry it last found: the read',
       'ltable.js: a table can name the fixed table its reads fall back to',
       'ltable.js: table growth is metered',
       'ltable.js: the map of deleted keys is made when a key is first deleted',
@@ -107,6 +109,59 @@ describe('fengari source patches', () => {
     const expected = "1,2,a,b,c,d,tbl|7|true|e,f|false:invalid key to 'next'";
     expect(resultOf(without, chunk)).toBe(expected);
     expect(resultOf(withPatch, chunk)).toBe(expected);
+  });
+
+  it('reads a string key the same when its string remembers the entry it last found: overwrites, deletes, re-adds, other tables, __index and keys made at run time', () => {
+    const { withPatch, without, left } = withAndWithout((p) => p.what.startsWith('a Lua string remembers'));
+    expect([...left].sort()).toEqual(['lstring.js: a Lua string remembers the table entry it last found', 'ltable.js: a Lua string remembers the table entry it last found: the read']);
+    // r() reads every table with one constant string "k": the remembered entry
+    // must follow each change, and never answer for another table.
+    const chunk = `
+      local t, u = { k = 1 }, { k = "u" }
+      local out = {}
+      local function r(x) return tostring(x.k) end
+      local function add(v) out[#out + 1] = v end
+      add(r(t)) add(r(t))
+      t.k = 2 add(r(t))
+      add(r(u)) add(r(t))
+      t.k = nil add(r(t))
+      t.k = 3 add(r(t))
+      rawset(t, "k", 4) add(r(t))
+      local p = setmetatable({}, { __index = t })
+      add(r(p)) t.k = nil add(r(p)) p.k = "own" add(r(p))
+      local key = ("K"):lower()
+      t[key] = 5 add(r(t)) add(tostring(t[key]))
+      for k in pairs(t) do t[k] = nil end
+      add(r(t)) add(tostring(next(t)))
+      local co = coroutine.wrap(function(x) while true do x = coroutine.yield(r(x)) end end)
+      add(co(u)) u.k = "u2" add(co(u)) add(co(t))
+      return table.concat(out, ",")`;
+    const expected = '1,1,2,u,2,nil,3,4,4,nil,own,5,5,nil,nil,u,u2,nil';
+    expect(resultOf(without, chunk)).toBe(expected);
+    expect(resultOf(withPatch, chunk)).toBe(expected);
+  });
+
+  it('keeps no table alive through a field name read from JS (field names are shared by every Lua state)', () => {
+    // A fresh process with a collector to call: a Lua state's table read by
+    // lua_getfield, then dropped, must be collectable.
+    const probe = [
+      'const f = await import(process.argv[1]);',
+      'f.loadFengari();',
+      'const { lua, lauxlib, lualib, to_luastring } = f;',
+      'let L = lauxlib.luaL_newstate(); lualib.luaL_openlibs(L);',
+      "lauxlib.luaL_dostring(L, to_luastring('t = { shared_field_name = 1 }'));",
+      "lua.lua_getglobal(L, 't');",
+      'const ref = new WeakRef(L.stack[L.top - 1].value);',
+      "lua.lua_getfield(L, -1, 'shared_field_name');",
+      'const read = lua.lua_tonumber(L, -1);',
+      'L = undefined;',
+      'await new Promise((r) => setTimeout(r, 0)); globalThis.gc(); await new Promise((r) => setTimeout(r, 0)); globalThis.gc();',
+      'console.log(JSON.stringify({ read, collected: ref.deref() === undefined }));',
+    ].join('\n');
+    const fengari = fileURLToPath(new URL('../../src/lua/fengari.ts', import.meta.url));
+    const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', probe, fengari], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual({ read: 1, collected: true });
   });
 
   it('pins fengari exactly in package.json', () => {
