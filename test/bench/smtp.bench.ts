@@ -175,11 +175,12 @@ interface Window {
  * (Postfix's mymalloc), and its session buffers come from the top of the heap.
  * With glibc's default 128 KiB trim threshold, depending on the order in which
  * sessions end, the heap top is returned to the kernel and taken back over and
- * over: measured against moonwatch at 500 clients, about 50 page faults a
- * session instead of 3, and the client's CPU rose from about 0.2 to 0.7–0.9 ms
- * a session, on the other core, capping the sessions/s of whichever server it
- * happened to. A threshold the heap never reaches keeps the client's cost the
- * same against every server.
+ * over: at 500 clients, about 50 page faults a session instead of 3, and the
+ * client's CPU rose from about 0.2 to 0.7–0.9 ms a session, with sessions/s
+ * falling with it. The order follows the server's timing, not its work: plain
+ * smtp-server greeting at once (plain+greet0) put the client there too. A
+ * threshold the heap never reaches keeps the client's cost the same against
+ * every server (README, SMTP figures).
  */
 const CLIENT_MALLOC = process.env['SMTP_BENCH_CLIENT_MALLOC'] ?? 'glibc.malloc.trim_threshold=1073741824';
 
