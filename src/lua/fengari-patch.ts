@@ -449,6 +449,13 @@ const auxsetstr = function`,
     // empties its value; a later set makes a new entry, an overwrite changes
     // the value in place) instead of looking it up. C Lua caches nothing here,
     // but its short strings are interned and compared by address.
+    //
+    // Only tables the host marks (mw$ic: the globals, the libraries' backing
+    // tables, userdata methods and metatables; vm-internals.ts) are
+    // remembered. They live as long as their generation; a script's own table
+    // remembered by a string would stay alive after the script dropped it,
+    // unseen by the retention meter, which walks only what the registry
+    // reaches.
     file: 'lstring.js',
     what: 'a Lua string remembers the table entry it last found',
     required: false,
@@ -459,6 +466,7 @@ const auxsetstr = function`,
     what: 'a Lua string remembers the table entry it last found: the read',
     required: false,
     steps: [
+      { find: /this\.metatable = null;\n/g, replace: 'this.metatable = null;\n        this.mw$ic = false;\n', expect: 1 },
       {
         find: /^const luaH_get = function\(L, t, key\) \{\n {4}lua_assert\(key instanceof lobject\.TValue\);\n/gm,
         replace: `const mw$getstr = function(t, ts) {
@@ -469,7 +477,7 @@ const auxsetstr = function`,
     const e = t.strong.get(luaS_hashlongstr(ts));
     if (e === undefined) return lobject.luaO_nilobject;
     // null: a string shared by every Lua state in the process (lapi's field names) never holds a table.
-    if (ts.mw$t !== null) {
+    if (t.mw$ic && ts.mw$t !== null) {
         ts.mw$t = t;
         ts.mw$e = e;
     }

@@ -1,4 +1,5 @@
 import { lauxlib, lua, to_jsstring, to_luastring, type LuaCFunction, type LuaState } from './fengari.ts';
+import { rememberStringReads } from './vm-internals.ts';
 
 /**
  * Makes the shared environment read-only to scripts: every standard library
@@ -33,6 +34,7 @@ export function protectEnvironment(L: LuaState, opts: ProtectOptions): void {
   // The string metatable first: its __index is the string library's backing table.
   lua.lua_pushglobaltable(L);
   const g = lua.lua_gettop(L);
+  rememberStringReads(L, g);
   for (const name of opts.globals) {
     if (name === '_G' || lua.lua_getfield(L, g, name) !== lua.LUA_TTABLE) {
       lua.lua_pop(L, name === '_G' ? 0 : 1);
@@ -86,6 +88,7 @@ function hollow(L: LuaState, idx: number, name: string): void {
   idx = lua.lua_absindex(L, idx);
   lua.lua_createtable(L, 0, 0);
   const backing = lua.lua_gettop(L);
+  rememberStringReads(L, backing);
   lua.lua_pushnil(L);
   while (lua.lua_next(L, idx) !== 0) {
     lua.lua_pushvalue(L, -2);

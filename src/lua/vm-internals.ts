@@ -125,6 +125,16 @@ export function installMeter(L: LuaState, meter: Meter): void {
 }
 
 /**
+ * Lets string-keyed reads of the table at idx be remembered by their key
+ * (fengari-patch.ts: "a Lua string remembers the table entry it last found").
+ * Only for tables the host keeps for the life of the state: a remembered table
+ * stays alive as long as the string that read it.
+ */
+export function rememberStringReads(L: LuaState, idx: number): void {
+  (lua.lua_topointer(L, idx) as { mw$ic?: boolean }).mw$ic = true;
+}
+
+/**
  * Throws, naming the field, if a state does not have the shape this file
  * relies on. Run by test/lua/vm-internals.test.ts against the installed Fengari.
  */

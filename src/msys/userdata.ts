@@ -1,4 +1,4 @@
-import { holdTop, pushHeld } from '../lua/vm-internals.ts';
+import { holdTop, pushHeld, rememberStringReads } from '../lua/vm-internals.ts';
 import { lauxlib, lua, to_luastring, type LuaState } from '../lua/fengari.ts';
 import { hostFunction } from '../lua/marshal.ts';
 
@@ -50,9 +50,11 @@ export function defineUserdataType<T>(L: LuaState, spec: TypeSpec): UserdataType
   const tname = to_luastring(spec.name);
   lauxlib.luaL_newmetatable(L, tname);
   const mt = lua.lua_gettop(L) as number;
+  rememberStringReads(L, mt);
 
   // Methods live in a table; a plain-table __index keeps method lookup inside the VM (fast path).
   lua.lua_createtable(L, 0, Object.keys(spec.methods ?? {}).length);
+  rememberStringReads(L, -1);
   for (const [name, fn] of Object.entries(spec.methods ?? {})) {
     lua.lua_pushcfunction(L, hostFunction(`${spec.label}:${name}`, fn));
     lua.lua_setfield(L, -2, name);

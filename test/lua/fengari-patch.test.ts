@@ -111,15 +111,18 @@ describe('fengari source patches', () => {
     expect(resultOf(withPatch, chunk)).toBe(expected);
   });
 
-  it('reads a string key the same when its string remembers the entry it last found: overwrites, deletes, re-adds, other tables, __index and keys made at run time', () => {
+  it('reads a string key the same when its string remembers the entry it last found: overwrites, deletes, re-adds, other tables, __index, globals and keys made at run time', () => {
     const { withPatch, without, left } = withAndWithout((p) => p.what.startsWith('a Lua string remembers'));
     expect([...left].sort()).toEqual(['lstring.js: a Lua string remembers the table entry it last found', 'ltable.js: a Lua string remembers the table entry it last found: the read']);
-    // r() reads every table with one constant string "k": the remembered entry
-    // must follow each change, and never answer for another table.
+    // r() and g() read with one constant string each ("k", "gk"): the remembered
+    // entry must follow every change, and never answer for another table.
+    // remember(t) marks a table as the host marks its own (rememberStringReads).
     const chunk = `
       local t, u = { k = 1 }, { k = "u" }
+      remember(t) remember(u) remember(_G)
       local out = {}
       local function r(x) return tostring(x.k) end
+      local function g() return tostring(gk) end
       local function add(v) out[#out + 1] = v end
       add(r(t)) add(r(t))
       t.k = 2 add(r(t))
@@ -128,6 +131,7 @@ describe('fengari source patches', () => {
       t.k = 3 add(r(t))
       rawset(t, "k", 4) add(r(t))
       local p = setmetatable({}, { __index = t })
+      remember(p)
       add(r(p)) t.k = nil add(r(p)) p.k = "own" add(r(p))
       local key = ("K"):lower()
       t[key] = 5 add(r(t)) add(tostring(t[key]))
@@ -135,33 +139,53 @@ describe('fengari source patches', () => {
       add(r(t)) add(tostring(next(t)))
       local co = coroutine.wrap(function(x) while true do x = coroutine.yield(r(x)) end end)
       add(co(u)) u.k = "u2" add(co(u)) add(co(t))
+      add(g()) gk = "g1" add(g()) add(g()) gk = nil add(g()) rawset(_G, "gk", "g2") add(g()) _G["g" .. "k"] = "g3" add(g())
       return table.concat(out, ",")`;
-    const expected = '1,1,2,u,2,nil,3,4,4,nil,own,5,5,nil,nil,u,u2,nil';
-    expect(resultOf(without, chunk)).toBe(expected);
-    expect(resultOf(withPatch, chunk)).toBe(expected);
+    const expected = '1,1,2,u,2,nil,3,4,4,nil,own,5,5,nil,nil,u,u2,nil,nil,g1,g1,nil,g2,g3';
+    const run = (f: Fengari): string | null => {
+      const L = stateWith(f, chunk);
+      f.lua.lua_pushcfunction(L, (Ls: LuaState) => {
+        (f.lua.lua_topointer(Ls, 1) as { mw$ic?: boolean }).mw$ic = true;
+        return 0;
+      });
+      f.lua.lua_setglobal(L, f.to_luastring('remember'));
+      expect(f.lua.lua_pcall(L, 0, 1, 0)).toBe(f.lua.LUA_OK);
+      return f.lua.lua_tojsstring(L, -1);
+    };
+    expect(run(without)).toBe(expected);
+    expect(run(withPatch)).toBe(expected);
   });
 
-  it('keeps no table alive through a field name read from JS (field names are shared by every Lua state)', () => {
-    // A fresh process with a collector to call: a Lua state's table read by
-    // lua_getfield, then dropped, must be collectable.
+  it("keeps no script table alive through the strings that read it: only the host's own tables are remembered, and never by a field name read from JS", () => {
+    // A fresh process with a collector to call. A table the script made and
+    // read with a constant key, then dropped, must be collectable while the
+    // function holding that constant lives on; so must a table read through a
+    // field name from JS (field names are shared by every Lua state).
     const probe = [
       'const f = await import(process.argv[1]);',
       'f.loadFengari();',
       'const { lua, lauxlib, lualib, to_luastring } = f;',
       'let L = lauxlib.luaL_newstate(); lualib.luaL_openlibs(L);',
-      "lauxlib.luaL_dostring(L, to_luastring('t = { shared_field_name = 1 }'));",
-      "lua.lua_getglobal(L, 't');",
-      'const ref = new WeakRef(L.stack[L.top - 1].value);',
-      "lua.lua_getfield(L, -1, 'shared_field_name');",
-      'const read = lua.lua_tonumber(L, -1);',
-      'L = undefined;',
+      "lauxlib.luaL_dostring(L, to_luastring('read = function(t) return t.script_key end; return { script_key = 1 }'));",
+      'const scriptTable = new WeakRef(L.stack[L.top - 1].value);',
+      "lua.lua_getglobal(L, to_luastring('read')); lua.lua_pushvalue(L, -2); lua.lua_call(L, 1, 1);",
+      'const readByScript = lua.lua_tonumber(L, -1);',
+      'lua.lua_settop(L, 0);',
+      "let M = lauxlib.luaL_newstate(); lauxlib.luaL_dostring(M, to_luastring('return { shared_field_name = 1 }'));",
+      '// Marked as the host marks its own tables, so only the field-name rule keeps it from being remembered.',
+      'M.stack[M.top - 1].value.mw$ic = true;',
+      'const hostTable = new WeakRef(M.stack[M.top - 1].value);',
+      "lua.lua_getfield(M, -1, 'shared_field_name');",
+      'const readByHost = lua.lua_tonumber(M, -1);',
+      'M = undefined;',
       'await new Promise((r) => setTimeout(r, 0)); globalThis.gc(); await new Promise((r) => setTimeout(r, 0)); globalThis.gc();',
-      'console.log(JSON.stringify({ read, collected: ref.deref() === undefined }));',
+      "lua.lua_getglobal(L, to_luastring('read'));",
+      'console.log(JSON.stringify({ readByScript, readByHost, readStillThere: lua.lua_type(L, -1) === lua.LUA_TFUNCTION, scriptTable: scriptTable.deref() === undefined, hostTable: hostTable.deref() === undefined }));',
     ].join('\n');
     const fengari = fileURLToPath(new URL('../../src/lua/fengari.ts', import.meta.url));
     const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', probe, fengari], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual({ read: 1, collected: true });
+    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual({ readByScript: 1, readByHost: 1, readStillThere: true, scriptTable: true, hostTable: true });
   });
 
   it('pins fengari exactly in package.json', () => {

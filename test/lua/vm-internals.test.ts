@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { lua } from '../../src/lua/fengari.ts';
+import { lauxlib, lua, to_luastring } from '../../src/lua/fengari.ts';
 import { checkInternalsShape, currentFrame, holdTop, pushHeld, restoreThread, saveThread } from '../../src/lua/vm-internals.ts';
+import { defineUserdataType } from '../../src/msys/userdata.ts';
 import { makeVm } from './helpers.ts';
 
 describe("fengari's private fields moonwatch depends on (src/lua/vm-internals.ts)", () => {
@@ -13,6 +14,33 @@ describe("fengari's private fields moonwatch depends on (src/lua/vm-internals.ts
     expect(Object.keys(snapshot).sort()).toEqual(['allowhook', 'ci', 'errfunc', 'errorJmp', 'nCcalls', 'nny']);
     expect(typeof snapshot.nCcalls).toBe('number');
     lua.lua_pop(vm.L, 1);
+  });
+
+  it("marks the host's own tables for remembered string reads (globals, libraries, userdata methods and metatables) and no table a script makes", () => {
+    const { vm, run } = makeVm();
+    vm.seal(); // as every generation does once its libraries are installed
+    const L = vm.L;
+    const marked = (): boolean => (lua.lua_topointer(L, -1) as { mw$ic?: boolean }).mw$ic === true;
+    const seen: Record<string, boolean> = {};
+    lua.lua_pushglobaltable(L);
+    seen['globals'] = marked();
+    lua.lua_pop(L, 1);
+    // string is a protected library: its entries live in the backing table its reads fall back to.
+    lua.lua_getglobal(L, 'string');
+    seen['string proxy'] = marked();
+    seen['string backing'] = (lua.lua_topointer(L, -1) as { mw$index?: { mw$ic?: boolean } }).mw$index?.mw$ic === true;
+    lua.lua_pop(L, 1);
+    defineUserdataType(L, { name: 'test.remembered', label: 'remembered', methods: { m: () => 0 } });
+    lauxlib.luaL_getmetatable(L, to_luastring('test.remembered'));
+    seen['userdata metatable'] = marked();
+    lua.lua_getfield(L, -1, '__index');
+    seen['userdata methods'] = marked();
+    lua.lua_pop(L, 2);
+    run('mine = { k = 1 }');
+    lua.lua_getglobal(L, 'mine');
+    seen['script table'] = marked();
+    lua.lua_pop(L, 1);
+    expect(seen).toEqual({ globals: true, 'string proxy': false, 'string backing': true, 'userdata metatable': true, 'userdata methods': true, 'script table': false });
   });
 
   it('fails, naming the field, when the internals change shape', () => {
