@@ -21,7 +21,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   }
   const out = new BufferedStdout();
   if (opts.iso === true) {
-    return pino({ level, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } }, out);
+    return pino({ level, timestamp: isoTimestamp(Date.now), formatters: { level: (label) => ({ level: label }) } }, out);
   }
   return pino({ level }, out);
 }
@@ -71,6 +71,28 @@ class BufferedStdout {
 const FLUSH_MS = 10;
 /** Pending log text that is written at once, whatever its age. */
 const FLUSH_BYTES = 16 * 1024;
+
+/**
+ * pino's `time` field as ISO-8601, like pino.stdTimeFunctions.isoTime, with
+ * the text up to the second made once a second: formatting a Date for every
+ * line cost about 1.5 µs of the session's one line at info (in a profile of
+ * `moonwatch serve` at 500 clients), more than the rest of its time field.
+ */
+export function isoTimestamp(now: () => number): () => string {
+  let second = NaN;
+  let head = '';
+  return () => {
+    const ms = now();
+    const s = Math.floor(ms / 1000);
+    if (s !== second) {
+      second = s;
+      // "2026-12-06T11:42:14." of "2026-12-06T11:42:14.000Z"
+      head = `,"time":"${new Date(s * 1000).toISOString().slice(0, -4)}`;
+    }
+    const frac = ms - s * 1000;
+    return `${head}${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}Z"`;
+  };
+}
 
 /** A parsed pino line. */
 export interface LogRecord {
