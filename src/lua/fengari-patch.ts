@@ -494,6 +494,152 @@ const luaH_get = function(L, t, key) {
     ],
   },
   {
+    // Each instruction that reads a table with a constant string key
+    // (`msys.core.VALIDATE_CONT` is three: _ENV.msys, .core, .VALIDATE_CONT;
+    // `vctx:get` one) remembers the table and entry it last found, so the next
+    // run of that instruction on the same table reads the entry without
+    // touching the key's constant, its string or the remembered-string fields
+    // (above). Inside `moonwatch serve` these reads run with cold caches, and
+    // every object they touch is a likely miss. Only the host's marked tables
+    // (mw$ic) are remembered, as for strings; also a library proxy that is
+    // still empty (its reads go to its backing table, see mw$index) and a
+    // userdata whose metatable's __index is a marked table (its methods). The
+    // fields are declared in every instruction so they keep one shape.
+    file: 'lopcodes.js',
+    what: 'an instruction remembers the table entry it last read',
+    required: false,
+    steps: [
+      {
+        find: /( {12}sBx: {4}\(\(ins >> POS_Bx\) & MASK1\(SIZE_Bx, 0\)\) - MAXARG_sBx)\n {8}\};/g,
+        replace: '$1,\n            mw$t:   null,\n            mw$e:   null,\n            mw$p:   0\n        };',
+        expect: 1,
+      },
+    ],
+  },
+  {
+    file: 'lundump.js',
+    what: 'an instruction remembers the table entry it last read: instructions of binary chunks',
+    required: false,
+    steps: [
+      {
+        find: /( {16}sBx: {4}\(\(ins >> POS_Bx\) & p\.MASK1\(SIZE_Bx, 0\)\) - MAXARG_sBx)\n {12}\};/g,
+        replace: '$1,\n                mw$t:   null,\n                mw$e:   null,\n                mw$p:   0\n            };',
+        expect: 1,
+      },
+    ],
+  },
+  {
+    // mw$p: 0 the table itself, 1 an empty library proxy (mw$t) read through
+    // to its backing table, 2 a userdata's metatable (mw$t) whose __index
+    // table holds the entry. An entry whose key was deleted has no value; a
+    // key set again gets a new entry: both are misses, and the slow path
+    // remembers afresh. `!= null` also covers an instruction made without
+    // the fields (lopcodes.js or lundump.js unpatched).
+    file: 'lvm.js',
+    what: 'an instruction remembers the table entry it last read: the reads',
+    required: false,
+    steps: [
+      {
+        find: /case OP_GETTABUP: \{\n {16}let upval = cl\.upvals\[i\.B\];\n {16}let rc = RKC\(L, base, k, i\);\n {16}luaV_gettable\(L, upval, rc, ra\);\n/g,
+        replace: `case OP_GETTABUP: {
+                let upval = cl.upvals[i.B];
+                const mw$e = i.mw$e;
+                if (mw$e != null && upval.value === i.mw$t) {
+                    const mw$v = mw$e.value;
+                    if (mw$v !== undefined && (i.mw$p !== 1 || i.mw$t.strong.size === 0)) {
+                        L.stack[ra].setfrom(mw$v);
+                        break;
+                    }
+                }
+                let rc = RKC(L, base, k, i);
+                mw$gettable(L, upval, rc, ra, i, false);
+`,
+        expect: 1,
+      },
+      {
+        find: /case OP_GETTABLE: \{\n {16}let rb = L\.stack\[RB\(L, base, i\)\];\n {16}let rc = RKC\(L, base, k, i\);\n {16}luaV_gettable\(L, rb, rc, ra\);\n/g,
+        replace: `case OP_GETTABLE: {
+                let rb = L.stack[RB(L, base, i)];
+                const mw$e = i.mw$e;
+                if (mw$e != null && rb.value === i.mw$t) {
+                    const mw$v = mw$e.value;
+                    if (mw$v !== undefined && (i.mw$p !== 1 || i.mw$t.strong.size === 0)) {
+                        L.stack[ra].setfrom(mw$v);
+                        break;
+                    }
+                }
+                let rc = RKC(L, base, k, i);
+                mw$gettable(L, rb, rc, ra, i, false);
+`,
+        expect: 1,
+      },
+      {
+        find: /case OP_SELF: \{\n {16}let rb = RB\(L, base, i\);\n {16}let rc = RKC\(L, base, k, i\);\n {16}lobject\.setobjs2s\(L, ra \+ 1, rb\);\n {16}luaV_gettable\(L, L\.stack\[rb\], rc, ra\);\n/g,
+        replace: `case OP_SELF: {
+                let rb = RB(L, base, i);
+                lobject.setobjs2s(L, ra + 1, rb);
+                const mw$o = L.stack[rb];
+                const mw$e = i.mw$e;
+                if (mw$e != null && (i.mw$p === 2 ? mw$o.type === LUA_TUSERDATA && mw$o.value.metatable === i.mw$t : mw$o.value === i.mw$t)) {
+                    const mw$v = mw$e.value;
+                    if (mw$v !== undefined && (i.mw$p !== 1 || i.mw$t.strong.size === 0)) {
+                        L.stack[ra].setfrom(mw$v);
+                        break;
+                    }
+                }
+                let rc = RKC(L, base, k, i);
+                mw$gettable(L, mw$o, rc, ra, i, true);
+`,
+        expect: 1,
+      },
+      {
+        find: /^const luaV_gettable = function\(L, t, key, ra\) \{\n/gm,
+        replace: `/* The slow path of a read with a constant key: remembers what it found in the instruction (lopcodes.js patch).
+   A userdata's methods only for OP_SELF, whose check of mw$p 2 compares the userdata's metatable. */
+const mw$gettable = function(L, t, key, ra, i, self) {
+    if (ISK(i.C) && (key.type === LUA_TSHRSTR || key.type === LUA_TLNGSTR)) {
+        let owner = null, h = null, p = 0;
+        if (t.type === LUA_TTABLE) {
+            const tv = t.value;
+            if (tv.mw$ic) {
+                owner = h = tv;
+            } else if (tv.mw$index !== undefined && tv.mw$index.mw$ic && tv.strong.size === 0) {
+                owner = tv;
+                h = tv.mw$index;
+                p = 1;
+            }
+        } else if (self && t.type === LUA_TUSERDATA) {
+            const mt = t.value.metatable;
+            if (mt !== null && mt.mw$ic) {
+                const idx = ltable.luaH_getstr(mt, L.l_G.tmname[ltm.TMS.TM_INDEX]);
+                if (idx.type === LUA_TTABLE && idx.value.mw$ic) {
+                    owner = mt;
+                    h = idx.value;
+                    p = 2;
+                }
+            }
+        }
+        if (h !== null) {
+            const e = h.strong.get(luaS_hashlongstr(key.value));
+            if (e !== undefined) {
+                i.mw$t = owner;
+                i.mw$e = e;
+                i.mw$p = p;
+                L.stack[ra].setfrom(e.value);
+                return;
+            }
+        }
+    }
+    luaV_gettable(L, t, key, ra);
+};
+
+const luaV_gettable = function(L, t, key, ra) {
+`,
+        expect: 1,
+      },
+    ],
+  },
+  {
     file: 'lobject.js',
     what: 'a Lua string keeps the JS string it was read as: the read',
     required: false,

@@ -51,6 +51,7 @@ describe('fengari source patches', () => {
       'lobject.js: a Lua string keeps the JS string it was read as: the read',
       "lobject.js: a full userdata's JS object is an ordinary object without a prototype chain to Object",
       'lobject.js: constant folding and lua_arith widen to float like the VM',
+      'lopcodes.js: an instruction remembers the table entry it last read',
       'lparser.js: pop stack slots by assignment, not delete',
       'lstate.js: reuse CallInfo entries',
       'lstate.js: yield without throwing: the thread records its nCcalls at resume',
@@ -65,7 +66,9 @@ describe('fengari source patches', () => {
       'ltable.js: the map of deleted keys is made when a key is first deleted',
       'ltm.js: pop stack slots by assignment, not delete',
       'luaconf.js: configuration fixed in the source, not read from FENGARICONF',
+      'lundump.js: an instruction remembers the table entry it last read: instructions of binary chunks',
       "lvm.js: a protected table's read goes to its backing table without a metamethod lookup",
+      'lvm.js: an instruction remembers the table entry it last read: the reads',
       'lvm.js: integer arithmetic widens to float instead of wrapping at 32 bits',
       'lvm.js: pop stack slots by assignment, not delete',
       'lvm.js: the count hook is counted down in the interpreter loop',
@@ -156,7 +159,119 @@ describe('fengari source patches', () => {
     expect(run(withPatch)).toBe(expected);
   });
 
-  it("keeps no script table alive through the strings that read it: only the host's own tables are remembered, and never by a field name read from JS", () => {
+  it('reads a constant key the same when its instruction remembers the entry it last read: globals, marked tables, empty library proxies, userdata methods, and every change to them', () => {
+    const { withPatch, without, left } = withAndWithout((p) => p.what.startsWith('an instruction remembers'));
+    expect([...left].sort()).toEqual([
+      'lopcodes.js: an instruction remembers the table entry it last read',
+      'lundump.js: an instruction remembers the table entry it last read: instructions of binary chunks',
+      'lvm.js: an instruction remembers the table entry it last read: the reads',
+    ]);
+    // Each read below is one instruction run many times: GETTABUP (gk), GETTABLE
+    // (x.k, p.k), SELF (u:get()). The host marks t, u, _G, the proxy's backing
+    // table and the userdata's metatable and methods (remember), as moonwatch
+    // marks its own; proxy(b) is an empty table whose reads go to b
+    // (protect.ts's mw$index); newud() a userdata whose __index is `methods`.
+    const chunk = `
+      local t, u = { k = 1 }, { k = "u" }
+      remember(t) remember(u) remember(_G)
+      local out = {}
+      local function add(v) out[#out + 1] = tostring(v) end
+      local function r(x) return x.k end
+      local function g() return gk end
+      add(r(t)) add(r(t)) t.k = 2 add(r(t)) add(r(u)) add(r(t))
+      t.k = nil add(r(t)) t.k = 3 add(r(t)) rawset(t, "k", 4) add(r(t))
+      local s = setmetatable({}, { __index = t }) add(r(s)) add(r(t))
+      local function rk(x, key) return x[key] end
+      add(rk(t, "k")) add(rk(t, "j")) add(rk(t, "k"))
+      add(g()) gk = "g1" add(g()) add(g()) gk = nil add(g()) rawset(_G, "gk", "g2") add(g()) _G["g" .. "k"] = "g3" add(g())
+      local up = t
+      local function gu() return up.k end
+      add(gu()) add(gu()) up = u add(gu()) up = nil add((select(2, pcall(gu)):gsub("^.-:%d+: ", ""))) up = t add(gu())
+      local b = { k = "b1" } remember(b)
+      local p = proxy(b)
+      add(r(p)) add(r(p)) b.k = "b2" add(r(p)) rawset(p, "k", "own") add(r(p)) rawset(p, "k", nil) add(r(p))
+      b.k = nil add(r(p)) b.k = "b3" add(r(p)) add(r(b))
+      local ud = newud()
+      local function m(x) return x:get() end
+      add(m(ud)) add(m(ud)) methods.get = function() return "m2" end add(m(ud))
+      methods.get = nil add((select(2, pcall(m, ud)):gsub("^.-:%d+: ", "")))
+      methods.get = function() return "m3" end add(m(ud)) add(m({ get = function() return "tbl" end }))
+      local shares = tablewithudmeta() shares.get = function() return "own" end add(m(shares)) add(m(ud))
+      local function rf(x) return type(x.get) end
+      add(rf(ud)) add(rf(ud)) add(rf(udmeta())) add(rf(ud))
+      local co = coroutine.wrap(function(x) while true do x = coroutine.yield(r(x)) end end)
+      add(co(u)) u.k = "u2" add(co(u)) add(co(t))
+      local nilup
+      local function bad() return nilup.k end
+      add((select(2, pcall(bad)):gsub("^.-:%d+: ", "")))
+      nilup = t add(bad())
+      return table.concat(out, ",")`;
+    const expected =
+      "1,1,2,u,2,nil,3,4,4,4,4,nil,4,nil,g1,g1,nil,g2,g3,4,4,u,attempt to index a nil value (upvalue 'up'),4,b1,b1,b2,own,b2,nil,b3,b3,m1,m1,m2,attempt to call a nil value (method 'get'),m3,tbl,own,m3,function,function,nil,function,u,u2,4,attempt to index a nil value (upvalue 'nilup'),4";
+    const run = (f: Fengari): string | null => {
+      const L = stateWith(f, chunk);
+      const mark = (Ls: LuaState, idx: number): void => {
+        (f.lua.lua_topointer(Ls, idx) as { mw$ic?: boolean }).mw$ic = true;
+      };
+      f.lua.lua_pushcfunction(L, (Ls: LuaState) => {
+        mark(Ls, 1);
+        return 0;
+      });
+      f.lua.lua_setglobal(L, f.to_luastring('remember'));
+      f.lua.lua_pushcfunction(L, (Ls: LuaState) => {
+        f.lua.lua_createtable(Ls, 0, 0);
+        (f.lua.lua_topointer(Ls, -1) as { mw$index?: unknown }).mw$index = f.lua.lua_topointer(Ls, 1);
+        f.lua.lua_createtable(Ls, 0, 1);
+        f.lua.lua_pushvalue(Ls, 1);
+        f.lua.lua_setfield(Ls, -2, f.to_luastring('__index'));
+        f.lua.lua_setmetatable(Ls, -2);
+        return 1;
+      });
+      f.lua.lua_setglobal(L, f.to_luastring('proxy'));
+      // methods = { get = <returns "m1"> }, and newud() gives a userdata reading it through its metatable.
+      f.lua.lua_createtable(L, 0, 1);
+      f.lua.lua_pushcfunction(L, (Ls: LuaState) => {
+        f.lua.lua_pushstring(Ls, f.to_luastring('m1'));
+        return 1;
+      });
+      f.lua.lua_setfield(L, -2, f.to_luastring('get'));
+      mark(L, -1);
+      f.lua.lua_pushvalue(L, -1);
+      f.lua.lua_setglobal(L, f.to_luastring('methods'));
+      f.lua.lua_createtable(L, 0, 1);
+      mark(L, -1);
+      f.lua.lua_insert(L, -2);
+      f.lua.lua_setfield(L, -2, f.to_luastring('__index'));
+      const mtRef = f.lauxlib.luaL_ref(L, f.lua.LUA_REGISTRYINDEX);
+      f.lua.lua_pushcfunction(L, (Ls: LuaState) => {
+        f.lua.lua_newuserdata(Ls, 0);
+        f.lua.lua_rawgeti(Ls, f.lua.LUA_REGISTRYINDEX, mtRef);
+        f.lua.lua_setmetatable(Ls, -2);
+        return 1;
+      });
+      f.lua.lua_setglobal(L, f.to_luastring('newud'));
+      // A table with the userdata's metatable (only the host could make one): its own fields come first.
+      f.lua.lua_pushcfunction(L, (Ls: LuaState) => {
+        f.lua.lua_createtable(Ls, 0, 0);
+        f.lua.lua_rawgeti(Ls, f.lua.LUA_REGISTRYINDEX, mtRef);
+        f.lua.lua_setmetatable(Ls, -2);
+        return 1;
+      });
+      f.lua.lua_setglobal(L, f.to_luastring('tablewithudmeta'));
+      f.lua.lua_pushcfunction(L, (Ls: LuaState) => {
+        f.lua.lua_rawgeti(Ls, f.lua.LUA_REGISTRYINDEX, mtRef);
+        return 1;
+      });
+      f.lua.lua_setglobal(L, f.to_luastring('udmeta'));
+      const status = f.lua.lua_pcall(L, 0, 1, 0);
+      expect(status, f.lua.lua_tojsstring(L, -1) ?? '').toBe(f.lua.LUA_OK);
+      return f.lua.lua_tojsstring(L, -1);
+    };
+    expect(run(without)).toBe(expected);
+    expect(run(withPatch)).toBe(expected);
+  });
+
+  it("keeps no script table alive through the strings and instructions that read it: only the host's own tables are remembered, and never by a field name read from JS", () => {
     // A fresh process with a collector to call. A table the script made and
     // read with a constant key, then dropped, must be collectable while the
     // function holding that constant lives on; so must a table read through a
