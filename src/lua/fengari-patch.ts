@@ -640,6 +640,69 @@ const luaV_gettable = function(L, t, key, ra) {
     ],
   },
   {
+    // Host functions hand their results to scripts as JS strings (an
+    // address, a context value, __tostring's text), and every one is encoded
+    // to UTF-8 bytes: fengari built a JS array of the bytes, then copied it
+    // into a Uint8Array. An ASCII string (the usual case) is written straight
+    // into its Uint8Array instead; any other falls back to the loop as before.
+    file: 'defs.js',
+    what: 'an ASCII JS string becomes Lua bytes in one pass',
+    required: false,
+    steps: [
+      {
+        find: /( {4}let len = str\.length;\n)( {4}let outU8Array = Array\(len\);)/g,
+        replace: `$1    mw$ascii: {
+        const mw$out = new Uint8Array(len);
+        for (let i = 0; i < len; i++) {
+            const u = str.charCodeAt(i);
+            if (u > 0x7F) break mw$ascii;
+            mw$out[i] = u;
+        }
+        if (cache) to_luastring_cache[str] = mw$out;
+        return mw$out;
+    }
+$2`,
+        expect: 1,
+      },
+    ],
+  },
+  {
+    // tostring(x) asks x's metatable for "__tostring" (and for "__name"),
+    // getmetatable for "__metatable", pairs for "__pairs": fengari copied the
+    // name into a new Lua string and hashed it on every call. The names are
+    // the libraries' constants, so each becomes one Lua string, kept; it is
+    // shared by every Lua state, so it never remembers a table (ltable.js).
+    file: 'lauxlib.js',
+    what: 'metafield names: one Lua string each',
+    required: false,
+    steps: [
+      {
+        find: /^const luaL_getmetafield = function\(L, obj, event\) \{\n {4}if \(!lua_getmetatable\(L, obj\)\) {2}\/\* no metatable\? \*\/\n {8}return LUA_TNIL;\n {4}else \{\n {8}lua_pushstring\(L, event\);\n/gm,
+        replace: `const mw$lobject = require('./lobject.js');
+const mw$events = new Map();
+const mw$pushevent = function(L, event) {
+    const ts = mw$events.get(event);
+    if (ts !== undefined) {
+        mw$lobject.pushsvalue2s(L, ts);
+        return;
+    }
+    lua_pushstring(L, event);
+    const made = L.stack[L.top - 1].value;
+    made.mw$t = null;
+    if (mw$events.size < 64) mw$events.set(event, made);
+};
+
+const luaL_getmetafield = function(L, obj, event) {
+    if (!lua_getmetatable(L, obj))  /* no metatable? */
+        return LUA_TNIL;
+    else {
+        mw$pushevent(L, event);
+`,
+        expect: 1,
+      },
+    ],
+  },
+  {
     file: 'lobject.js',
     what: 'a Lua string keeps the JS string it was read as: the read',
     required: false,

@@ -40,9 +40,11 @@ describe('fengari source patches', () => {
     expect(report.version).toBe(FENGARI_VERSION);
     expect(report.skipped).toEqual([]);
     expect([...report.applied].sort()).toEqual([
+      'defs.js: an ASCII JS string becomes Lua bytes in one pass',
       'lapi.js: field names given as JS strings: one Lua string each',
       'lapi.js: lua_pcallk keeps the count hook after an error caught inside a coroutine',
       'lapi.js: pop stack slots by assignment, not delete',
+      'lauxlib.js: metafield names: one Lua string each',
       'ldebug.js: pop stack slots by assignment, not delete',
       'ldo.js: pop stack slots by assignment, not delete',
       'ldo.js: reuse CallInfo entries: a return keeps the next entry',
@@ -271,7 +273,57 @@ describe('fengari source patches', () => {
     expect(run(withPatch)).toBe(expected);
   });
 
-  it("keeps no script table alive through the strings and instructions that read it: only the host's own tables are remembered, and never by a field name read from JS", () => {
+  it('encodes a JS string to the same bytes with the one-pass ASCII path as without', () => {
+    const { withPatch, without, left } = withAndWithout((p) => p.what.startsWith('an ASCII JS string'));
+    expect(left).toEqual(['defs.js: an ASCII JS string becomes Lua bytes in one pass']);
+    const samples = ['', 'a', 'alice@example.test', '\x7f', '\x80', 'é', 'aé', 'x€y', '😀', 'a😀b', '\ud800', 'x\ud800y', '\udc00', 'tail\u07ff'];
+    const bytes = (f: Fengari, cache: boolean) => samples.map((str) => [...f.to_luastring(str, cache)]);
+    expect(bytes(withPatch, false)).toEqual(bytes(without, false));
+    expect(bytes(withPatch, true)).toEqual(bytes(without, false));
+    expect(bytes(withPatch, true)).toEqual(bytes(withPatch, false));
+    expect([...withPatch.to_luastring('é')]).toEqual([0xc3, 0xa9]);
+    expect([...withPatch.to_luastring('ok')]).toEqual([0x6f, 0x6b]);
+    // A cached conversion is the same array each time; an uncached one a new array.
+    expect(withPatch.to_luastring('cached-key', true)).toBe(withPatch.to_luastring('cached-key', true));
+    expect(withPatch.to_luastring('fresh')).not.toBe(withPatch.to_luastring('fresh'));
+  });
+
+  it('answers tostring, getmetatable and pairs the same when metafield names are kept, in several Lua states in turn', () => {
+    const { withPatch, without, left } = withAndWithout((p) => p.what.startsWith('metafield names'));
+    expect(left).toEqual(['lauxlib.js: metafield names: one Lua string each']);
+    const chunk = `
+      local mt = { __tostring = function(x) return "T" .. x.n end, __metatable = "locked",
+        __pairs = function(t) return function(_, k) if not k then return "p", 1 end end, t, nil end }
+      local a = setmetatable({ n = 1 }, mt)
+      local out = {}
+      out[#out + 1] = tostring(a) out[#out + 1] = tostring(a)
+      out[#out + 1] = tostring(getmetatable(a))
+      for k, v in pairs(a) do out[#out + 1] = k .. v end
+      out[#out + 1] = tostring(setmetatable({}, { __name = "Nm" })):match("^Nm: ") and "named" or "unnamed"
+      out[#out + 1] = tostring(setmetatable({}, {})):match("^table: ") and "table" or "other"
+      out[#out + 1] = tostring(setmetatable({}, { __tostring = function() return 1 end }))
+      local reads = { __tostring = "own" }
+      out[#out + 1] = reads.__tostring
+      return table.concat(out, ",")`;
+    const expected = 'T1,T1,locked,p1,named,table,1,own';
+    const states = (f: Fengari): (string | null)[] => {
+      const a = stateWith(f, chunk);
+      const b = stateWith(f, chunk);
+      const c = stateWith(f, chunk);
+      const run = (L: LuaState): string | null => {
+        f.lua.lua_pushvalue(L, -1);
+        expect(f.lua.lua_pcall(L, 0, 1, 0)).toBe(f.lua.LUA_OK);
+        const out = f.lua.lua_tojsstring(L, -1);
+        f.lua.lua_pop(L, 1);
+        return out;
+      };
+      return [run(a), run(b), run(a), run(c), run(b)];
+    };
+    expect(states(without)).toEqual(Array(5).fill(expected));
+    expect(states(withPatch)).toEqual(Array(5).fill(expected));
+  });
+
+  it("keeps no script table alive through the strings and instructions that read it: only the host's own tables are remembered, and never by a field or metafield name shared by every state", () => {
     // A fresh process with a collector to call. A table the script made and
     // read with a constant key, then dropped, must be collectable while the
     // function holding that constant lives on; so must a table read through a
@@ -293,14 +345,22 @@ describe('fengari source patches', () => {
       "lua.lua_getfield(M, -1, 'shared_field_name');",
       'const readByHost = lua.lua_tonumber(M, -1);',
       'M = undefined;',
+      '// A metatable the host marked, asked for __tostring by tostring(): the kept metafield name is shared by every state.',
+      "let N = lauxlib.luaL_newstate(); lualib.luaL_openlibs(N);",
+      "lauxlib.luaL_dostring(N, to_luastring('local mt = { __tostring = function() return \"shown\" end } return setmetatable({}, mt), mt'));",
+      'N.stack[N.top - 1].value.mw$ic = true;',
+      'const metatable = new WeakRef(N.stack[N.top - 1].value);',
+      "lua.lua_getglobal(N, to_luastring('tostring')); lua.lua_pushvalue(N, -3); lua.lua_call(N, 1, 1);",
+      'const shown = lua.lua_tojsstring(N, -1);',
+      'N = undefined;',
       'await new Promise((r) => setTimeout(r, 0)); globalThis.gc(); await new Promise((r) => setTimeout(r, 0)); globalThis.gc();',
       "lua.lua_getglobal(L, to_luastring('read'));",
-      'console.log(JSON.stringify({ readByScript, readByHost, readStillThere: lua.lua_type(L, -1) === lua.LUA_TFUNCTION, scriptTable: scriptTable.deref() === undefined, hostTable: hostTable.deref() === undefined }));',
+      'console.log(JSON.stringify({ readByScript, readByHost, shown, readStillThere: lua.lua_type(L, -1) === lua.LUA_TFUNCTION, scriptTable: scriptTable.deref() === undefined, hostTable: hostTable.deref() === undefined, metatable: metatable.deref() === undefined }));',
     ].join('\n');
     const fengari = fileURLToPath(new URL('../../src/lua/fengari.ts', import.meta.url));
     const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', probe, fengari], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual({ readByScript: 1, readByHost: 1, readStillThere: true, scriptTable: true, hostTable: true });
+    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual({ readByScript: 1, readByHost: 1, shown: 'shown', readStillThere: true, scriptTable: true, hostTable: true, metatable: true });
   });
 
   it('pins fengari exactly in package.json', () => {
@@ -486,7 +546,7 @@ describe('fengari source patches', () => {
       'ldo.js: yield without throwing from a JS function the interpreter called directly (found 0, expected 1)',
       'ldo.js: reuse CallInfo entries: a return keeps the next entry (found 0, expected 1)',
     ]);
-    expect(patchSource('lauxlib.js', source)).toEqual({ source, applied: [], skipped: [], failed: [] });
+    expect(patchSource('lbaselib.js', source)).toEqual({ source, applied: [], skipped: [], failed: [] });
   });
 });
 
