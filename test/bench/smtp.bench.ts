@@ -87,6 +87,12 @@ interface Server {
   readonly pid: number;
   /** moonwatch's scripts and config, removed when it stops. */
   readonly dir?: string;
+  /**
+   * stdout of a moonwatch at `warn`, which logs nothing unless something went
+   * wrong (a script fault, a refused session): shown when a window fails. At
+   * `info` stdout stays /dev/null, as measured.
+   */
+  readonly log?: string;
 }
 
 /**
@@ -108,13 +114,16 @@ async function startServer(kind: Kind, devnull: number): Promise<Server> {
     listen: `127.0.0.1:${port}`,
     ...(kind.endsWith('+greet100') ? { greetingDelayMs: 100 } : {}),
   });
+  const log = level === 'warn' ? join(dir, 'stdout.log') : undefined;
+  const out = log === undefined ? devnull : openSync(log, 'w');
   const child = spawn(process.execPath, ['--max-semi-space-size=32', join(root, 'bin', 'moonwatch.js'), 'serve', '--config', configFile], {
     cwd: root,
-    stdio: ['ignore', devnull, 'inherit'],
+    stdio: ['ignore', out, 'inherit'],
   });
+  if (out !== devnull) closeSync(out);
   const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`bench server ${kind} exited with ${code}`))));
   await Promise.race([waitForPort(port, 30_000), exited]);
-  return { kind, child, port, pid: child.pid!, dir };
+  return { kind, child, port, pid: child.pid!, dir, ...(log === undefined ? {} : { log }) };
 }
 
 async function forkPlain(kind: Kind, devnull: number): Promise<Server> {
@@ -203,7 +212,11 @@ async function window(bin: string | undefined, s: Server, concurrency: number, s
     const r = await smtpSource(bin, s.port, concurrency, sessions);
     const ms = performance.now() - t0;
     const cpu = processCpuMs(s.pid) - cpu0;
-    if (!r.ok) process.stderr.write(`smtp bench: smtp-source against ${s.kind} @${concurrency} failed: ${r.output.trim().slice(0, 300)}\n`);
+    if (!r.ok) {
+      process.stderr.write(`smtp bench: smtp-source against ${s.kind} @${concurrency} failed: ${r.output.trim().slice(0, 300)}\n`);
+      // What the server logged (a script fault says which phase, module and limit).
+      if (s.log !== undefined) for (const line of readFileSync(s.log, 'utf8').trim().split('\n').slice(-5)) if (line !== '') process.stderr.write(`  ${s.kind}: ${line.slice(0, 500)}\n`);
+    }
     return { rate: (sessions / ms) * 1000, cpuMsPerSession: cpu / sessions, clientCpuMsPerSession: (exitedChildrenCpuMs() - client0) / sessions, failed: !r.ok };
   }
   const measureMs = Math.max(1000, (sessions / Math.max(1, concurrency)) * 50);
