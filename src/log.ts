@@ -76,10 +76,11 @@ const FLUSH_MS = 50;
 const FLUSH_BYTES = 64 * 1024;
 
 /**
- * pino's `time` field as ISO-8601, like pino.stdTimeFunctions.isoTime, with
- * the text up to the second made once a second: formatting a Date for every
- * line cost about 1.5 µs of the session's one line at info (in a profile of
- * `moonwatch serve` at 500 clients), more than the rest of its time field.
+ * pino's `time` field as ISO-8601, the text of pino.stdTimeFunctions.isoTime,
+ * with the part up to the second made once a second. Formatting a Date for
+ * every line took about 1.5 µs of the session's one line at info in a profile
+ * of `moonwatch serve` at 500 clients (in a loop: pino's 0.53–0.81 µs a call,
+ * this 0.06–0.08 µs).
  */
 export function isoTimestamp(now: () => number): () => string {
   let second = NaN;

@@ -533,7 +533,7 @@ const luaH_get = function(L, t, key) {
     // to its backing table, 2 a userdata's metatable (mw$t) whose __index
     // table holds the entry. An entry whose key was deleted has no value; a
     // key set again gets a new entry: both are misses, and the slow path
-    // remembers afresh. `!= null` also covers an instruction made without
+    // remembers afresh. `== null` also covers an instruction made without
     // the fields (lopcodes.js or lundump.js unpatched).
     file: 'lvm.js',
     what: 'an instruction remembers the table entry it last read: the reads',
@@ -543,13 +543,10 @@ const luaH_get = function(L, t, key) {
         find: /case OP_GETTABUP: \{\n {16}let upval = cl\.upvals\[i\.B\];\n {16}let rc = RKC\(L, base, k, i\);\n {16}luaV_gettable\(L, upval, rc, ra\);\n/g,
         replace: `case OP_GETTABUP: {
                 let upval = cl.upvals[i.B];
-                const mw$e = i.mw$e;
-                if (mw$e != null && upval.value === i.mw$t) {
-                    const mw$v = mw$e.value;
-                    if (mw$v !== undefined && (i.mw$p !== 1 || i.mw$t.strong.size === 0)) {
-                        L.stack[ra].setfrom(mw$v);
-                        break;
-                    }
+                const mw$v = mw$remembered(i, upval.value);
+                if (mw$v !== undefined) {
+                    L.stack[ra].setfrom(mw$v);
+                    break;
                 }
                 let rc = RKC(L, base, k, i);
                 mw$gettable(L, upval, rc, ra, i, false);
@@ -560,13 +557,10 @@ const luaH_get = function(L, t, key) {
         find: /case OP_GETTABLE: \{\n {16}let rb = L\.stack\[RB\(L, base, i\)\];\n {16}let rc = RKC\(L, base, k, i\);\n {16}luaV_gettable\(L, rb, rc, ra\);\n/g,
         replace: `case OP_GETTABLE: {
                 let rb = L.stack[RB(L, base, i)];
-                const mw$e = i.mw$e;
-                if (mw$e != null && rb.value === i.mw$t) {
-                    const mw$v = mw$e.value;
-                    if (mw$v !== undefined && (i.mw$p !== 1 || i.mw$t.strong.size === 0)) {
-                        L.stack[ra].setfrom(mw$v);
-                        break;
-                    }
+                const mw$v = mw$remembered(i, rb.value);
+                if (mw$v !== undefined) {
+                    L.stack[ra].setfrom(mw$v);
+                    break;
                 }
                 let rc = RKC(L, base, k, i);
                 mw$gettable(L, rb, rc, ra, i, false);
@@ -579,13 +573,10 @@ const luaH_get = function(L, t, key) {
                 let rb = RB(L, base, i);
                 lobject.setobjs2s(L, ra + 1, rb);
                 const mw$o = L.stack[rb];
-                const mw$e = i.mw$e;
-                if (mw$e != null && (i.mw$p === 2 ? mw$o.type === LUA_TUSERDATA && mw$o.value.metatable === i.mw$t : mw$o.value === i.mw$t)) {
-                    const mw$v = mw$e.value;
-                    if (mw$v !== undefined && (i.mw$p !== 1 || i.mw$t.strong.size === 0)) {
-                        L.stack[ra].setfrom(mw$v);
-                        break;
-                    }
+                const mw$v = mw$remembered(i, i.mw$p !== 2 ? mw$o.value : mw$o.type === LUA_TUSERDATA ? mw$o.value.metatable : null);
+                if (mw$v !== undefined) {
+                    L.stack[ra].setfrom(mw$v);
+                    break;
                 }
                 let rc = RKC(L, base, k, i);
                 mw$gettable(L, mw$o, rc, ra, i, true);
@@ -594,7 +585,15 @@ const luaH_get = function(L, t, key) {
       },
       {
         find: /^const luaV_gettable = function\(L, t, key, ra\) \{\n/gm,
-        replace: `/* The slow path of a read with a constant key: remembers what it found in the instruction (lopcodes.js patch).
+        replace: `/* The value instruction i remembered, if it read it from owner and the entry is still live; an empty proxy (mw$p 1) must still be empty. */
+const mw$remembered = function(i, owner) {
+    const e = i.mw$e;
+    if (e == null || owner !== i.mw$t) return undefined;
+    const v = e.value;
+    return v !== undefined && (i.mw$p !== 1 || owner.strong.size === 0) ? v : undefined;
+};
+
+/* The slow path of a read with a constant key: remembers what it found in the instruction (lopcodes.js patch).
    A userdata's methods only for OP_SELF, whose check of mw$p 2 compares the userdata's metatable. */
 const mw$gettable = function(L, t, key, ra, i, self) {
     if (ISK(i.C) && (key.type === LUA_TSHRSTR || key.type === LUA_TLNGSTR)) {

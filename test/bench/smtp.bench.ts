@@ -89,7 +89,7 @@ interface Server {
   readonly dir?: string;
   /**
    * stdout of a moonwatch at `warn`, which logs nothing unless something went
-   * wrong (a script fault, a refused session): shown when a window fails. At
+   * wrong (a script fault, a host error): shown when a window fails. At
    * `info` stdout stays /dev/null, as measured.
    */
   readonly log?: string;
