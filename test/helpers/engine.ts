@@ -1,4 +1,4 @@
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { AuditStore } from '../../src/audit/store.ts';
@@ -8,6 +8,7 @@ import { createEngine, type Engine } from '../../src/policy/engine.ts';
 import type { EngineOptions, ScriptsOptions } from '../../src/policy/engine-options.ts';
 import type { AcceptedMessage, PolicySession } from '../../src/policy/session-api.ts';
 import type { Verdict } from '../../src/policy/verdict.ts';
+import { afterAll } from 'vitest';
 
 /** 2026-11-22T10:00:00Z: a window boundary for every default monitor. */
 export const T0 = Date.UTC(2026, 10, 22, 10, 0, 0);
@@ -31,9 +32,19 @@ export interface TestEngineOptions {
   scriptOptions?: Partial<ScriptsOptions>;
 }
 
+/**
+ * The scripts directories this test file's engines made, removed once its
+ * tests are done (the tests that watch a directory close their engine first).
+ */
+const scriptDirs: string[] = [];
+afterAll(() => {
+  for (const dir of scriptDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
 /** A real engine over real files in a temp scripts directory, on a manual clock. */
 export async function testEngine(opts: TestEngineOptions): Promise<TestEngine> {
   const dir = mkdtempSync(join(tmpdir(), 'mw-scripts-'));
+  scriptDirs.push(dir);
   const write = (file: string, text: string) => {
     mkdirSync(dirname(join(dir, file)), { recursive: true });
     writeFileSync(join(dir, file), text);
