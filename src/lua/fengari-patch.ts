@@ -407,6 +407,42 @@ const auxsetstr = function`,
     ],
   },
   {
+    // Host functions read their option tables ({ startv = 0, endv = 4 }) a
+    // field at a time: lua_getfield pushes a new value, then lua_type,
+    // lua_tonumber and lua_pop each find it again. For a table without a
+    // metatable, where a raw read is what lua_getfield gives, mw$fieldValue
+    // returns the field's value in place (src/lua/vm-internals.ts
+    // optionValue); with a metatable it returns undefined and the caller
+    // uses lua_getfield.
+    file: 'lapi.js',
+    what: 'an option field read in place',
+    required: false,
+    steps: [
+      {
+        find: /^module\.exports\.lua_getfield {10}= lua_getfield;$/gm,
+        replace: `module.exports.lua_getfield          = lua_getfield;
+module.exports.mw$fieldValue = function(L, idx, k) {
+    const o = index2addr(L, idx);
+    if (!o.ttistable() || o.value.metatable !== null) return undefined;
+    return ltable.luaH_getstr(o.value, typeof fieldName === "function" ? fieldName(L, k) : luaS_new(L, from_userstring(k)));
+};`,
+        expect: 1,
+      },
+    ],
+  },
+  {
+    file: 'lua.js',
+    what: 'an option field read in place: exported',
+    required: false,
+    steps: [
+      {
+        find: /^module\.exports\.lua_getfield {12}= lapi\.lua_getfield;$/gm,
+        replace: 'module.exports.lua_getfield            = lapi.lua_getfield;\nmodule.exports.mw$fieldValue           = lapi.mw$fieldValue;',
+        expect: 1,
+      },
+    ],
+  },
+  {
     // C Lua keeps a thread's CallInfo list and reuses an entry per call depth;
     // fengari makes a new CallInfo for every call and drops it on return,
     // about 3 KB per session of the five-phase policy. precall sets every

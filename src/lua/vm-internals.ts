@@ -134,6 +134,31 @@ export function rememberStringReads(L: LuaState, idx: number): void {
   (lua.lua_topointer(L, idx) as { mw$ic?: boolean }).mw$ic = true;
 }
 
+/** A Fengari value in place: its type tag (variant bits above the low four) and JS value. */
+interface RawValue {
+  readonly type: number;
+  readonly value: unknown;
+}
+
+type FieldValueReader = (L: LuaState, idx: number, key: string) => RawValue | undefined;
+
+/**
+ * The option `key` of the table at idx, read in place (fengari-patch.ts: "an
+ * option field read in place") when the table has no metatable: a number, a
+ * boolean, or null for nil. undefined for anything else (a metatable, a
+ * string, a table, the patch not applied): the caller reads it through
+ * lua_getfield, with its usual metamethods and errors.
+ */
+export function optionValue(L: LuaState, idx: number, key: string): number | boolean | null | undefined {
+  const read = (lua as unknown as { mw$fieldValue?: FieldValueReader }).mw$fieldValue;
+  const tv = read?.(L, idx, key);
+  if (tv === undefined) return undefined;
+  const base = tv.type & 0x0f;
+  if (base === lua.LUA_TNIL) return null;
+  if (base === lua.LUA_TNUMBER || base === lua.LUA_TBOOLEAN) return tv.value as number | boolean;
+  return undefined;
+}
+
 /**
  * Throws, naming the field, if a state does not have the shape this file
  * relies on. Run by test/lua/vm-internals.test.ts against the installed Fengari.

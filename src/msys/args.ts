@@ -1,4 +1,5 @@
 import { lua, type LuaState } from '../lua/fengari.ts';
+import { optionValue } from '../lua/vm-internals.ts';
 import { LuaArgumentError } from './errors.ts';
 
 /**
@@ -94,6 +95,10 @@ export function withField<T>(L: LuaState, idx: number, key: string, read: (top: 
 // closure per option per call less. A Lua error thrown here unwinds the stack.
 
 export function optNumberField(L: LuaState, idx: number, key: string, fn: string): number | undefined {
+  // Most option tables are plain tables of numbers: read in place, no push.
+  const v = optionValue(L, idx, key);
+  if (v === null) return undefined;
+  if (typeof v === 'number') return finite(v, `option '${key}'`);
   const t = lua.lua_getfield(L, idx, key) as number;
   if (t === lua.LUA_TNIL) {
     lua.lua_pop(L, 1);
@@ -112,6 +117,10 @@ export function optNumberField(L: LuaState, idx: number, key: string, fn: string
 }
 
 export function optBooleanField(L: LuaState, idx: number, key: string): boolean | undefined {
+  const v = optionValue(L, idx, key);
+  if (v === null) return undefined;
+  // Lua truth: any number is true.
+  if (v !== undefined) return v !== false;
   const t = lua.lua_getfield(L, idx, key) as number;
   const b = t === lua.LUA_TNIL ? undefined : (lua.lua_toboolean(L, -1) as boolean);
   lua.lua_pop(L, 1);

@@ -41,6 +41,7 @@ describe('fengari source patches', () => {
     expect(report.skipped).toEqual([]);
     expect([...report.applied].sort()).toEqual([
       'defs.js: an ASCII JS string becomes Lua bytes in one pass',
+      'lapi.js: an option field read in place',
       'lapi.js: field names given as JS strings: one Lua string each',
       'lapi.js: lua_pcallk keeps the count hook after an error caught inside a coroutine',
       'lapi.js: pop stack slots by assignment, not delete',
@@ -67,6 +68,7 @@ describe('fengari source patches', () => {
       'ltable.js: table growth is metered',
       'ltable.js: the map of deleted keys is made when a key is first deleted',
       'ltm.js: pop stack slots by assignment, not delete',
+      'lua.js: an option field read in place: exported',
       'luaconf.js: configuration fixed in the source, not read from FENGARICONF',
       'lundump.js: an instruction remembers the table entry it last read: instructions of binary chunks',
       "lvm.js: a protected table's read goes to its backing table without a metamethod lookup",

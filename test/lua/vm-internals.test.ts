@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { lauxlib, lua, to_luastring } from '../../src/lua/fengari.ts';
-import { checkInternalsShape, currentFrame, holdTop, pushHeld, restoreThread, saveThread } from '../../src/lua/vm-internals.ts';
+import { checkInternalsShape, currentFrame, holdTop, optionValue, pushHeld, restoreThread, saveThread } from '../../src/lua/vm-internals.ts';
 import { defineUserdataType } from '../../src/msys/userdata.ts';
 import { makeVm } from './helpers.ts';
 
@@ -14,6 +14,34 @@ describe("fengari's private fields moonwatch depends on (src/lua/vm-internals.ts
     expect(Object.keys(snapshot).sort()).toEqual(['allowhook', 'ci', 'errfunc', 'errorJmp', 'nCcalls', 'nny']);
     expect(typeof snapshot.nCcalls).toBe('number');
     lua.lua_pop(vm.L, 1);
+  });
+
+  it('reads an option field in place as lua_getfield gives it, and declines what it cannot read that way', () => {
+    const { vm, run } = makeVm();
+    const L = vm.L;
+    run(`plain = { n = 4, f = 2.5, big = 2^40, t = true, no = false, s = "3", sub = {} }
+         inherited = setmetatable({ own = 1 }, { __index = { n = 7 } })`);
+    lua.lua_getglobal(L, 'plain');
+    const viaApi = (key: string): unknown => {
+      const t = lua.lua_getfield(L, 1, key);
+      const v = t === lua.LUA_TNIL ? null : t === lua.LUA_TNUMBER ? lua.lua_tonumber(L, -1) : t === lua.LUA_TBOOLEAN ? lua.lua_toboolean(L, -1) : 'other';
+      lua.lua_pop(L, 1);
+      return v;
+    };
+    for (const key of ['n', 'f', 'big', 't', 'no', 'missing']) expect(optionValue(L, 1, key), key).toEqual(viaApi(key));
+    expect([optionValue(L, 1, 'n'), optionValue(L, 1, 'f'), optionValue(L, 1, 'big'), optionValue(L, 1, 'no'), optionValue(L, 1, 'missing')]).toEqual([4, 2.5, 2 ** 40, false, null]);
+    // A string or a table is for the API path (with its conversions and errors); so is any table with a metatable.
+    expect(optionValue(L, 1, 's')).toBeUndefined();
+    expect(optionValue(L, 1, 'sub')).toBeUndefined();
+    expect(optionValue(L, -1, 'n')).toBe(4);
+    lua.lua_getglobal(L, 'inherited');
+    expect(optionValue(L, 2, 'own')).toBeUndefined();
+    expect(optionValue(L, 2, 'n')).toBeUndefined();
+    // Not a table at all.
+    lua.lua_pushnumber(L, 1);
+    expect(optionValue(L, 3, 'n')).toBeUndefined();
+    expect(lua.lua_gettop(L)).toBe(3);
+    lua.lua_settop(L, 0);
   });
 
   it("marks the host's own tables for remembered string reads (globals, libraries, userdata methods and metatables) and no table a script makes", () => {

@@ -46,6 +46,8 @@ describe('msys.audit', () => {
     // Windows 0..1 hold this session and the one recorded before.
     expect(await evalAt(t, '198.51.100.9', 'msys.audit.connections("300,6", {startv = "0", endv = "1"})')).toBe('2');
     expect(await evalAt(t, '198.51.100.9', 'select("#", msys.audit.connections("300,6", {startv = 0, endv = 1, cluster = false}))')).toBe('1');
+    // Options a table inherits through __index count as its own (the in-place read is only for plain tables).
+    expect(await evalAt(t, '198.51.100.9', 'msys.audit.connections("300,6", setmetatable({}, {__index = {startv = 0, endv = 1}}))')).toBe('4');
     const refused = (expr: string): Promise<string> => evalAt(t, '198.51.100.9', `select(2, pcall(function() return ${expr} end))`);
     expect(await refused('msys.audit.connections("300,6", {startv = "soon"})')).toMatch(/option 'startv' must be a number, got string/);
     expect(await refused('msys.audit.connections("300,6", {endv = true})')).toMatch(/option 'endv' must be a number, got boolean/);
