@@ -52,6 +52,21 @@ const stackPatch = (file: string, expect: number): SourcePatch => ({
 const widen = (target: string, expr: string) =>
   `{ const mw$r = ${expr}; if ((mw$r | 0) === mw$r) ${target}.setivalue(mw$r); else ${target}.setfltvalue(mw$r); }`;
 
+/**
+ * lvm.js's text for a read with a constant key (GETTABUP, GETTABLE, SELF):
+ * after `head`, the instruction's remembered entry first (mw$remembered),
+ * else the slow path that looks the key up in `obj` and remembers it.
+ */
+const rememberedRead = (head: string, obj: string, owner: string, self: boolean): string => `${head}
+                const mw$v = mw$remembered(i, ${owner});
+                if (mw$v !== undefined) {
+                    L.stack[ra].setfrom(mw$v);
+                    break;
+                }
+                let rc = RKC(L, base, k, i);
+                mw$gettable(L, ${obj}, rc, ra, i, ${self});
+`;
+
 export const PATCHES: readonly SourcePatch[] = [
   // ---- required: correctness ----
   {
@@ -577,46 +592,22 @@ const luaH_get = function(L, t, key) {
     steps: [
       {
         find: /case OP_GETTABUP: \{\n {16}let upval = cl\.upvals\[i\.B\];\n {16}let rc = RKC\(L, base, k, i\);\n {16}luaV_gettable\(L, upval, rc, ra\);\n/g,
-        replace: `case OP_GETTABUP: {
-                let upval = cl.upvals[i.B];
-                const mw$v = mw$remembered(i, upval.value);
-                if (mw$v !== undefined) {
-                    L.stack[ra].setfrom(mw$v);
-                    break;
-                }
-                let rc = RKC(L, base, k, i);
-                mw$gettable(L, upval, rc, ra, i, false);
-`,
+        replace: rememberedRead('case OP_GETTABUP: {\n                let upval = cl.upvals[i.B];', 'upval', 'upval.value', false),
         expect: 1,
       },
       {
         find: /case OP_GETTABLE: \{\n {16}let rb = L\.stack\[RB\(L, base, i\)\];\n {16}let rc = RKC\(L, base, k, i\);\n {16}luaV_gettable\(L, rb, rc, ra\);\n/g,
-        replace: `case OP_GETTABLE: {
-                let rb = L.stack[RB(L, base, i)];
-                const mw$v = mw$remembered(i, rb.value);
-                if (mw$v !== undefined) {
-                    L.stack[ra].setfrom(mw$v);
-                    break;
-                }
-                let rc = RKC(L, base, k, i);
-                mw$gettable(L, rb, rc, ra, i, false);
-`,
+        replace: rememberedRead('case OP_GETTABLE: {\n                let rb = L.stack[RB(L, base, i)];', 'rb', 'rb.value', false),
         expect: 1,
       },
       {
         find: /case OP_SELF: \{\n {16}let rb = RB\(L, base, i\);\n {16}let rc = RKC\(L, base, k, i\);\n {16}lobject\.setobjs2s\(L, ra \+ 1, rb\);\n {16}luaV_gettable\(L, L\.stack\[rb\], rc, ra\);\n/g,
-        replace: `case OP_SELF: {
-                let rb = RB(L, base, i);
-                lobject.setobjs2s(L, ra + 1, rb);
-                const mw$o = L.stack[rb];
-                const mw$v = mw$remembered(i, i.mw$p !== 2 ? mw$o.value : mw$o.type === LUA_TUSERDATA ? mw$o.value.metatable : null);
-                if (mw$v !== undefined) {
-                    L.stack[ra].setfrom(mw$v);
-                    break;
-                }
-                let rc = RKC(L, base, k, i);
-                mw$gettable(L, mw$o, rc, ra, i, true);
-`,
+        replace: rememberedRead(
+          'case OP_SELF: {\n                let rb = RB(L, base, i);\n                lobject.setobjs2s(L, ra + 1, rb);\n                const mw$o = L.stack[rb];',
+          'mw$o',
+          'i.mw$p !== 2 ? mw$o.value : mw$o.type === LUA_TUSERDATA ? mw$o.value.metatable : null',
+          true,
+        ),
         expect: 1,
       },
       {
