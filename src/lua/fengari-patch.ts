@@ -771,6 +771,27 @@ export class FengariUnsupportedError extends MoonwatchError {
   }
 }
 
+/**
+ * Moves an object that V8 keeps in dictionary mode to fast properties. Fengari's
+ * files reach each other's functions through their exports objects
+ * (`lobject.setobjs2s(...)` in every MOVE), and V8 had put some of them in
+ * dictionary mode (lobject.js and lapi.js among them; why is V8's business:
+ * lobject.js has 24 exports): each such read was then a hash lookup through
+ * the generic load IC, and the optimiser could neither treat the function as a
+ * constant nor inline it. V8 turns an object into fast mode once it is used as
+ * a prototype and a property is read through it (JSObject::MakePrototypesFast);
+ * the object's own properties and behaviour are unchanged.
+ */
+export function withFastProperties(obj: object): void {
+  function Holder(): void {}
+  Holder.prototype = obj;
+  const receiver = new (Holder as unknown as new () => { mw$probe?: unknown })();
+  const read = (): unknown => receiver.mw$probe;
+  // V8 gives a function its inline caches only after several calls, and the
+  // move happens on a cache miss through the prototype: read until one has.
+  for (let i = 0; i < 16; i++) read();
+}
+
 /** Applies one file's patches; each patch applies whole or not at all. */
 export function patchSource(
   file: string,
@@ -836,6 +857,7 @@ export function loadPatchedFengari(require: NodeJS.Require, patches: readonly So
   let exports: unknown;
   try {
     exports = require('fengari');
+    for (const id of Object.keys(require.cache)) if (ours(id)) withFastProperties(require.cache[id]!.exports as object);
   } finally {
     Module._extensions['.js'] = original;
     for (const id of Object.keys(require.cache)) if (ours(id)) delete require.cache[id];

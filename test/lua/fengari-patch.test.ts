@@ -552,6 +552,36 @@ describe('fengari source patches', () => {
   });
 });
 
+describe("fengari's exports objects", () => {
+  it('are all in fast mode in the patched runtime, though V8 keeps some of the published ones in dictionary mode', () => {
+    // A fresh process with V8's natives syntax: %HasFastProperties tells the two modes apart.
+    const probe = [
+      "import { createRequire } from 'node:module';",
+      "const { loadPatchedFengari } = await import(process.argv[1]);",
+      "const require = createRequire(import.meta.url);",
+      "const fast = new Function('o', 'return %HasFastProperties(o)');",
+      "const ours = (k) => String(k).includes('/fengari/src/');",
+      "const name = (k) => String(k).replace(/.*\\//, '');",
+      "const published = [];",
+      "require('fengari');",
+      "for (const k of Object.keys(require.cache)) if (ours(k) && !fast(require.cache[k].exports)) published.push(name(k));",
+      "for (const k of Object.keys(require.cache)) if (ours(k)) delete require.cache[k];",
+      "const patched = [];",
+      "let files = 0;",
+      "const cache = new Proxy(require.cache, { deleteProperty(t, k) { if (ours(k) && t[k]) { files++; if (!fast(t[k].exports)) patched.push(name(k)); } return Reflect.deleteProperty(t, k); } });",
+      "loadPatchedFengari(Object.assign((id) => require(id), { resolve: require.resolve, cache }));",
+      "console.log(JSON.stringify({ published: published.sort(), patched, files }));",
+    ].join('\n');
+    const loader = fileURLToPath(new URL('../../src/lua/fengari-patch.ts', import.meta.url));
+    const r = spawnSync(process.execPath, ['--allow-natives-syntax', '--import', 'tsx', '--input-type=module', '-e', probe, loader], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { published: string[]; patched: string[]; files: number };
+    expect(out.published).toEqual(expect.arrayContaining(['lapi.js', 'lobject.js']));
+    expect(out.files).toBeGreaterThan(30);
+    expect(out.patched).toEqual([]);
+  });
+});
+
 describe('importing moonwatch', () => {
   it('loads no Lua runtime and sets no environment variable', () => {
     // A fresh process: this one has fengari loaded by the tests above.
