@@ -199,6 +199,9 @@ function checkMaskFits(mask: number, family: 4 | 6, text: string): void {
 /** Parses without folding IPv4-mapped IPv6, so a CIDR can convert its mask too. */
 function parseRaw(body: string, whole: string = body): IpAddress {
   checkText(body);
+  // Every session's peer is parsed: a plain dotted quad skips the general path's regexes, split and lower-casing.
+  const quad = dottedQuad(body);
+  if (quad >= 0) return new Addr(4, quad, 0, 0, 0);
   let s = body;
   if (s.startsWith('[')) {
     if (!s.endsWith(']')) throw bad(whole, 'unbalanced "["');
@@ -208,6 +211,34 @@ function parseRaw(body: string, whole: string = body): IpAddress {
   if (s.toLowerCase() === 'localhost') return LOCALHOST;
   if (s.includes(':')) return parseV6(s, whole);
   return new Addr(4, parseV4(s, whole), 0, 0, 0);
+}
+
+/**
+ * The value of a canonical dotted quad (four parts of 0–255, no leading
+ * zeros), or -1 for anything else, which parseV4 then accepts or refuses with
+ * its reason.
+ */
+function dottedQuad(s: string): number {
+  let value = 0;
+  let part = 0;
+  let digits = 0;
+  let parts = 0;
+  for (let i = 0; i <= s.length; i++) {
+    const c = i < s.length ? s.charCodeAt(i) : 0x2e;
+    if (c >= 0x30 && c <= 0x39) {
+      if (digits === 1 && part === 0) return -1; // a leading zero
+      part = part * 10 + (c - 0x30);
+      if (++digits > 3 || part > 255) return -1;
+    } else if (c === 0x2e && digits > 0 && parts < 4) {
+      value = value * 256 + part;
+      parts++;
+      part = 0;
+      digits = 0;
+    } else {
+      return -1;
+    }
+  }
+  return parts === 4 ? value >>> 0 : -1;
 }
 
 function parseV4(s: string, whole: string): number {

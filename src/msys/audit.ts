@@ -18,25 +18,28 @@ const fnNames: Readonly<Record<Metric, string>> = Object.freeze({
 });
 
 export function auditFunctions(host: MsysHost, types: () => MsysTypes): Record<string, HostFn> {
-  const metric = (m: Metric): HostFn => (L) => {
-    const monitor = checkString(L, 1, 'monitor', 64);
-    let startv = 0;
-    let endv = 0;
-    let cidrIdx = 2;
-    let scope: Scope = 'local';
-    if (lua.lua_type(L, 2) === lua.LUA_TTABLE) {
-      startv = optNumberField(L, 2, 'startv', 'msys.audit') ?? 0;
-      endv = optNumberField(L, 2, 'endv', 'msys.audit') ?? 0;
-      if (optBooleanField(L, 2, 'cluster')) scope = clusterScope(host.warnOnce, 'msys.audit: cluster = true');
-      lua.lua_settop(L, 2);
-      lua.lua_getfield(L, 2, 'cidr');
-      cidrIdx = 3;
-    }
-    const cidr = cidrArg(L, cidrIdx, host, types());
-    const value = host.store.count(m, monitor, cidr, startv, endv, scope);
-    host.reads?.record(fnNames[m], monitor, cidr, startv, endv, value);
-    lua.lua_pushnumber(L, value);
-    return 1;
+  const metric = (m: Metric): HostFn => {
+    const fnName = fnNames[m];
+    return (L) => {
+      const monitor = checkString(L, 1, 'monitor', 64);
+      let startv = 0;
+      let endv = 0;
+      let cidrIdx = 2;
+      let scope: Scope = 'local';
+      if (lua.lua_type(L, 2) === lua.LUA_TTABLE) {
+        startv = optNumberField(L, 2, 'startv', 'msys.audit') ?? 0;
+        endv = optNumberField(L, 2, 'endv', 'msys.audit') ?? 0;
+        if (optBooleanField(L, 2, 'cluster')) scope = clusterScope(host.warnOnce, 'msys.audit: cluster = true');
+        lua.lua_settop(L, 2);
+        lua.lua_getfield(L, 2, 'cidr');
+        cidrIdx = 3;
+      }
+      const cidr = cidrArg(L, cidrIdx, host, types());
+      const value = host.store.count(m, monitor, cidr, startv, endv, scope);
+      host.reads?.record(fnName, monitor, cidr, startv, endv, value);
+      lua.lua_pushnumber(L, value);
+      return 1;
+    };
   };
 
   const fns: Record<string, HostFn> = {

@@ -12,13 +12,13 @@ export interface SessionState {
   peer: IpAddress;
   peerText: string;
   peerPort: number;
-  readonly localText?: string;
-  readonly localPort?: number;
-  readonly listener?: string;
+  readonly localText?: string | undefined;
+  readonly localPort?: number | undefined;
+  readonly listener?: string | undefined;
   readonly hostname: string;
   /** The client's host name (XCLIENT NAME), for the decision log. */
-  readonly clientName?: string;
-  ehlo?: string;
+  readonly clientName?: string | undefined;
+  ehlo?: string | undefined;
   readonly vctxConn: Map<string, string>;
   vctxMess: Map<string, string>;
   disposition: Disposition;

@@ -7,7 +7,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { AuditStore } from '../audit/store.ts';
-import type { PhaseName } from '../policy/phases.ts';
+import { PHASES, type PhaseName, type PhaseSpec } from '../policy/phases.ts';
 import type { PolicyObserver } from '../policy/observer.ts';
 import type { Verdict } from '../policy/verdict.ts';
 import type { Sink } from '../smtp/sink.ts';
@@ -61,9 +61,10 @@ export class ServerMetrics implements PolicyObserver {
       registers: [r],
       collect() {
         this.reset();
-        for (const [phase, byModule] of tallies) {
+        tallies.forEach((byModule, i) => {
+          const phase = PHASES[i]!.name;
           for (const [module, byClass] of byModule) byClass.forEach((n, cls) => this.inc({ phase, module, code_class: `${cls}xx` }, n));
-        }
+        });
       },
     });
     this.faults = new Counter({ name: 'moonwatch_script_faults_total', help: 'Script faults (runtime errors, budget exceeded) by phase and module', labelNames: ['phase', 'module'], registers: [r] });
@@ -122,11 +123,10 @@ export class ServerMetrics implements PolicyObserver {
     // Cluster replication lag (moonwatch_cluster_lag_seconds) is registered on this.registry by the cluster code when clustering is configured.
   }
 
-  phase(phase: PhaseName, verdict: Verdict, module: string | undefined, durationMs: number): void {
+  phase(phase: PhaseSpec, verdict: Verdict, module: string | undefined, durationMs: number): void {
     const code = verdict.code;
     const cls = code === undefined ? 2 : Math.floor(code / 100);
-    let byModule = this.verdictTallies.get(phase);
-    if (byModule === undefined) this.verdictTallies.set(phase, (byModule = new Map()));
+    const byModule = (this.verdictTallies[phase.index] ??= new Map());
     const name = module ?? '-';
     let byClass = byModule.get(name);
     if (byClass === undefined) byModule.set(name, (byClass = []));
@@ -137,8 +137,8 @@ export class ServerMetrics implements PolicyObserver {
     this.verdictTotals.set(action, (this.verdictTotals.get(action) ?? 0) + 1);
   }
 
-  /** Verdicts since start: phase → deciding module → count per reply code class (index 2 = 2xx). */
-  private readonly verdictTallies = new Map<string, Map<string, number[]>>();
+  /** Verdicts since start: phase (by PhaseSpec.index) → deciding module → count per reply code class (index 2 = 2xx). */
+  private readonly verdictTallies: Map<string, number[]>[] = [];
 
   fault(phase: PhaseName, module: string): void {
     this.faults.inc({ phase, module });

@@ -1,4 +1,5 @@
 import type { Metric } from 'prom-client';
+import { PHASES, type PhaseSpec } from '../policy/phases.ts';
 
 /** One exposition line's worth, as prom-client's registry reads it from get(). */
 interface Sample {
@@ -17,8 +18,8 @@ interface Sample {
 export class PhaseHistogram {
   readonly type = 'histogram';
   readonly aggregator = 'sum' as const;
-  /** Per phase: a count per bucket (not cumulative), then sum and count. */
-  private readonly byPhase = new Map<string, { buckets: Float64Array; sum: number; count: number }>();
+  /** Per phase (by PhaseSpec.index): a count per bucket (not cumulative), then sum and count. */
+  private byPhase: { buckets: Float64Array; sum: number; count: number }[] = [];
 
   constructor(
     readonly name: string,
@@ -26,9 +27,8 @@ export class PhaseHistogram {
     private readonly bounds: readonly number[],
   ) {}
 
-  observe(phase: string, seconds: number): void {
-    let h = this.byPhase.get(phase);
-    if (h === undefined) this.byPhase.set(phase, (h = { buckets: new Float64Array(this.bounds.length), sum: 0, count: 0 }));
+  observe(phase: PhaseSpec, seconds: number): void {
+    const h = (this.byPhase[phase.index] ??= { buckets: new Float64Array(this.bounds.length), sum: 0, count: 0 });
     const b = this.bounds;
     let i = 0;
     while (i < b.length && seconds > b[i]!) i++;
@@ -40,7 +40,8 @@ export class PhaseHistogram {
   // prom-client's registry reads a metric through get() and reset().
   async get(): Promise<{ name: string; help: string; type: string; values: Sample[]; aggregator: string }> {
     const values: Sample[] = [];
-    for (const [phase, h] of this.byPhase) {
+    this.byPhase.forEach((h, i) => {
+      const phase = PHASES[i]!.name;
       let cumulative = 0;
       this.bounds.forEach((le, i) => {
         cumulative += h.buckets[i]!;
@@ -49,12 +50,12 @@ export class PhaseHistogram {
       values.push({ metricName: `${this.name}_bucket`, labels: { le: '+Inf', phase }, value: h.count });
       values.push({ metricName: `${this.name}_sum`, labels: { phase }, value: h.sum });
       values.push({ metricName: `${this.name}_count`, labels: { phase }, value: h.count });
-    }
+    });
     return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
   }
 
   reset(): void {
-    this.byPhase.clear();
+    this.byPhase = [];
   }
 
   /** The metric as prom-client's Registry.registerMetric() takes it. */

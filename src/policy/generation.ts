@@ -55,6 +55,8 @@ interface LoadedModule {
   readonly table: HeldValue;
   /** callout name → the function, held (lua/vm-internals.ts). */
   readonly callouts: Map<string, HeldValue>;
+  /** The same functions by phase index (PhaseSpec.index). */
+  readonly byPhase: (HeldValue | undefined)[];
 }
 
 /** Per-session Lua state in this generation: the objects and each module's `self`. */
@@ -134,7 +136,12 @@ export class Generation {
   private readonly host: MsysHost;
   private readonly types: MsysTypes;
   private readonly modules: LoadedModule[] = [];
-  private readonly phaseModules = new Map<string, number[]>();
+  /** Phase index → the modules (positions in `modules`) that define its callout, in order. */
+  private readonly phaseModules: (readonly number[])[] = PHASES.map(() => []);
+  /** One false per module: each session's `ran` starts as a copy. */
+  private noneRan: boolean[] = [];
+  /** Phase index → whether any Lua module or Sieve script takes part. */
+  private readonly phaseActive: boolean[] = PHASES.map(() => false);
   /** Where print() goes: the running session's logger, else the generation's. */
   private printLog: () => Logger;
   private readonly generationLog: () => Logger;
@@ -240,7 +247,7 @@ export class Generation {
           lua.lua_pop(L, 1);
         }
         lua.lua_pop(L, 1);
-        const module: LoadedModule = { name: reg.name, script: scriptFile(script), tableRef: reg.ref, table, callouts };
+        const module: LoadedModule = { name: reg.name, script: scriptFile(script), tableRef: reg.ref, table, callouts, byPhase: PHASES.map((p) => callouts.get(p.callout)) };
         // A later registration under an existing name replaces the earlier one (spec §1.3).
         const existing = byName.get(reg.name);
         if (existing !== undefined) {
@@ -253,9 +260,11 @@ export class Generation {
       }
     }
     for (const phase of PHASES) {
-      const idx = this.modules.flatMap((m, i) => (m.callouts.has(phase.callout) ? [i] : []));
-      this.phaseModules.set(phase.callout, idx);
+      const idx = this.modules.flatMap((m, i) => (m.byPhase[phase.index] !== undefined ? [i] : []));
+      this.phaseModules[phase.index] = idx;
+      this.phaseActive[phase.index] = idx.length > 0 || this.sieve?.has(phase.name) === true;
     }
+    this.noneRan = this.modules.map(() => false);
     this.loading = false;
     logUnrunHooks(opts.logger, this.id, this.modules);
     this.runLifecycle('init', true);
@@ -290,7 +299,8 @@ export class Generation {
     return {
       objects: new SessionObjects(this.types, state),
       selves: new Array(this.modules.length),
-      ran: new Array(this.modules.length).fill(false),
+      // A copy of a packed array: Array.prototype.fill runs in the runtime, not in generated code.
+      ran: this.noneRan.slice(),
       log,
       decidedBy: undefined,
       run: undefined,
@@ -299,7 +309,7 @@ export class Generation {
 
   /** Whether any module defines the phase's callout (a phase without one costs nothing). */
   hasCallouts(phase: PhaseSpec): boolean {
-    return (this.phaseModules.get(phase.callout)?.length ?? 0) > 0 || this.sieve?.has(phase.name) === true;
+    return this.phaseActive[phase.index]!;
   }
 
   /** What the scripts read from the audit store during the last phase (allocates: for logging a decision). */
@@ -317,7 +327,7 @@ export class Generation {
    * included, ends at phaseTimeoutMs (a wait past it answers nil, "TIMEOUT").
    */
   runPhase(session: LuaSession, phase: PhaseSpec, str?: string): CalloutResult | Promise<CalloutResult> {
-    const order = this.phaseModules.get(phase.callout) ?? [];
+    const order = this.phaseModules[phase.index]!;
     this.reads.reset();
     session.decidedBy = undefined;
     if (order.length === 0) return this.runSieve(session, phase);
@@ -378,7 +388,7 @@ export class Generation {
       let value: number | undefined | Promise<number | undefined>;
       try {
         const co = this.runner.thread();
-        pushHeld(co, m.callouts.get(phase.callout)!);
+        pushHeld(co, m.byPhase[phase.index]!);
         // Callouts without a vctx (validate_set_binding) get the module table as self (spec §2.4).
         if (phase.selfIsModule) pushHeld(co, m.table);
         else this.pushSelf(co, session, i);

@@ -13,6 +13,8 @@ export interface PhaseSpec {
   readonly args: readonly CalloutArg[];
   /** self is the module table, not the session table (callouts without a vctx, spec §2.4). */
   readonly selfIsModule?: boolean;
+  /** Position in PHASES: per-phase tables are arrays indexed by it (a Map lookup per phase cost more). */
+  readonly index: number;
 }
 
 export type PhaseName =
@@ -31,7 +33,7 @@ export type PhaseName =
   | 'final_validation'
   | 'dealloc';
 
-export const PHASES: readonly PhaseSpec[] = Object.freeze([
+const PHASE_LIST: readonly Omit<PhaseSpec, 'index'>[] = [
   { name: 'accept', callout: 'core_validate_accept', args: ['ac', 'vctx'] },
   { name: 'connect', callout: 'validate_connect', args: ['ac', 'vctx'] },
   { name: 'ehlo', callout: 'validate_ehlo', args: ['str', 'ac', 'vctx'] },
@@ -48,7 +50,12 @@ export const PHASES: readonly PhaseSpec[] = Object.freeze([
   { name: 'final_validation', callout: 'core_final_validation', args: ['msg', 'ac', 'vctx'] },
   // Only for modules that ran earlier in the session; self is still available.
   { name: 'dealloc', callout: 'validate_dealloc', args: [] },
-] as const);
+];
+
+/** Every spec has the same fields in the same order, so reads of them stay monomorphic. */
+export const PHASES: readonly PhaseSpec[] = Object.freeze(
+  PHASE_LIST.map((p, index) => Object.freeze({ name: p.name, callout: p.callout, args: p.args, selfIsModule: p.selfIsModule === true, index })),
+);
 
 export const PHASE: Readonly<Record<PhaseName, PhaseSpec>> = Object.freeze(
   Object.fromEntries(PHASES.map((p) => [p.name, p])) as Record<PhaseName, PhaseSpec>,

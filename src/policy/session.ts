@@ -67,16 +67,20 @@ export class Session implements PolicySession {
     // Counted at accept, before any policy runs, so the session sees itself.
     env.store.record('connections', peer);
     this.gauge = env.store.gauges.open('SMTP', peer, opts.listener);
+    const address = opts.remote.address;
+    // Every field is set, absent ones to undefined: one object shape for every session.
     this.state = {
       id,
       connId: id,
       peer,
-      peerText: opts.remote.address.replace(/^::ffff:(?=\d+\.)/i, ''),
+      peerText: address.startsWith('::') ? address.replace(/^::ffff:(?=\d+\.)/i, '') : address,
       peerPort: opts.remote.port,
-      ...(opts.local ? { localText: opts.local.address, localPort: opts.local.port } : {}),
-      ...(opts.listener === undefined ? {} : { listener: opts.listener }),
+      localText: opts.local?.address,
+      localPort: opts.local?.port,
+      listener: opts.listener,
       hostname: opts.hostname ?? env.hostname,
-      ...(opts.clientName === undefined ? {} : { clientName: opts.clientName }),
+      clientName: opts.clientName,
+      ehlo: undefined,
       vctxConn: new Map(),
       vctxMess: new Map(),
       disposition: emptyDisposition(),
@@ -300,7 +304,7 @@ export class Session implements PolicySession {
       }
     }
     if (isRejection(verdict)) this.env.store.record('rejections', this.state.peer);
-    this.env.observer?.phase(spec.name, verdict, module, monotonicMs() - started);
+    this.env.observer?.phase(spec, verdict, module, monotonicMs() - started);
     // At info only decisions are logged (Postfix logs its rejects, not every
     // accepted command); every phase at debug. Building the line costs as much
     // as a small script, so it is skipped when its level is off.

@@ -40,6 +40,33 @@ describe('parseAddress', () => {
     expect(formatAddress(parseAddress('0.0.0.0'))).toBe('0.0.0.0');
   });
 
+  it('gives every dotted quad the value of its four parts, and a near-miss the reason it is refused', () => {
+    // The common case skips the general parser (src/audit/address.ts, dottedQuad): both must agree.
+    let seed = 7;
+    const octet = () => (seed = (seed * 1103515245 + 12345) % 2147483648) % 256;
+    for (let i = 0; i < 2000; i++) {
+      const o = [octet(), octet(), octet(), octet()];
+      const a = parseAddress(o.join('.'));
+      expect(a.family).toBe(4);
+      expect(a.w0).toBe(((o[0]! << 24) | (o[1]! << 16) | (o[2]! << 8) | o[3]!) >>> 0);
+      expect(formatAddress(a)).toBe(o.join('.'));
+    }
+    for (const [text, why] of [
+      ['1.2.3.4.', /four dotted parts|empty part/],
+      ['.1.2.3', /empty part/],
+      ['1.2.3.04', /leading zeros/],
+      ['1.2.3.1000', /out of range/],
+      ['1.2.3.256', /out of range/],
+      ['1.2.3', /four dotted parts/],
+      ['1.2.3.4x', /host names|not an IPv4/],
+    ] as const) {
+      expect(codeOf(() => parseAddress(text))).toBe('MW_ERR_BAD_ADDRESS');
+      expect(messageOf(() => parseAddress(text))).toMatch(why);
+    }
+    expect(formatAddress(parseAddress('::ffff:192.0.2.1'))).toBe('192.0.2.1');
+    expect(formatCidr(parseCidr('192.0.2.0/24'))).toBe('192.0.2.0/24');
+  });
+
   it.each([
     ['010.0.0.1', /leading zeros/],
     ['127.1', /four dotted parts/],

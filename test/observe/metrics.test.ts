@@ -3,6 +3,7 @@ import { AuditStore } from '../../src/audit/store.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { captureLogger } from '../../src/log.ts';
 import { ServerMetrics } from '../../src/observe/metrics.ts';
+import { PHASE } from '../../src/policy/phases.ts';
 import { CONTINUE } from '../../src/policy/verdict.ts';
 
 function metrics(): ServerMetrics {
@@ -16,10 +17,10 @@ const lines = (text: string, prefix: string) => text.split('\n').filter((l) => l
 describe('server metrics', () => {
   it('exposes phase durations as a cumulative histogram per phase, with sum and count', async () => {
     const m = metrics();
-    m.phase('connect', CONTINUE, undefined, 0.05); // 0.00005 s: first bucket
-    m.phase('connect', CONTINUE, undefined, 0.3); // 0.0003 s: the 0.0005 bucket
-    m.phase('connect', CONTINUE, undefined, 250); // 0.25 s: past every bound, only +Inf
-    m.phase('ehlo', CONTINUE, undefined, 1); // exactly 0.001: le="0.001" holds it
+    m.phase(PHASE.connect, CONTINUE, undefined, 0.05); // 0.00005 s: first bucket
+    m.phase(PHASE.connect, CONTINUE, undefined, 0.3); // 0.0003 s: the 0.0005 bucket
+    m.phase(PHASE.connect, CONTINUE, undefined, 250); // 0.25 s: past every bound, only +Inf
+    m.phase(PHASE.ehlo, CONTINUE, undefined, 1); // exactly 0.001: le="0.001" holds it
     const text = await m.registry.metrics();
     expect(lines(text, 'moonwatch_phase_duration_seconds')).toEqual([
       'moonwatch_phase_duration_seconds_bucket{le="0.0001",phase="connect"} 1',
@@ -54,10 +55,10 @@ describe('server metrics', () => {
 
   it('counts verdicts by phase, deciding module and code class, the same on every scrape', async () => {
     const m = metrics();
-    m.phase('rcptto', { action: 'reject', code: 550, text: 'no', tarpitMs: 0 }, 'gate', 1);
-    m.phase('rcptto', { action: 'reject', code: 554, text: 'no', tarpitMs: 0 }, 'gate', 1);
-    m.phase('rcptto', { action: 'tempfail', code: 451, text: 'later', tarpitMs: 0 }, 'gate', 1);
-    m.phase('rcptto', CONTINUE, undefined, 1);
+    m.phase(PHASE.rcptto, { action: 'reject', code: 550, text: 'no', tarpitMs: 0 }, 'gate', 1);
+    m.phase(PHASE.rcptto, { action: 'reject', code: 554, text: 'no', tarpitMs: 0 }, 'gate', 1);
+    m.phase(PHASE.rcptto, { action: 'tempfail', code: 451, text: 'later', tarpitMs: 0 }, 'gate', 1);
+    m.phase(PHASE.rcptto, CONTINUE, undefined, 1);
     const expected = [
       'moonwatch_verdicts_total{phase="rcptto",module="gate",code_class="4xx"} 1',
       'moonwatch_verdicts_total{phase="rcptto",module="gate",code_class="5xx"} 2',

@@ -5,7 +5,7 @@
  * decisions too; an observer sees every phase with the deciding module.
  */
 import { describe, expect, it } from 'vitest';
-import type { PhaseName } from '../../src/policy/phases.ts';
+import type { PhaseName, PhaseSpec } from '../../src/policy/phases.ts';
 import type { Verdict } from '../../src/policy/verdict.ts';
 import { testEngine } from '../helpers/engine.ts';
 
@@ -47,7 +47,7 @@ describe('the decision line', () => {
     const seen: [PhaseName, string, string | undefined][] = [];
     const t = await testEngine({
       scripts: { 'first.lua': FIRST, 'second.lua': SECOND },
-      overrides: { observer: { phase: (p: PhaseName, v: Verdict, m: string | undefined) => void seen.push([p, v.action, m]), fault: () => undefined } },
+      overrides: { observer: { phase: (p: PhaseSpec, v: Verdict, m: string | undefined) => void seen.push([p.name, v.action, m]), fault: () => undefined } },
     });
     const s = t.engine.openSession({ remote: { address: '192.0.2.7', port: 4000 } });
     await s.connect();
