@@ -746,6 +746,23 @@ const luaL_getmetafield = function(L, obj, event) {
       },
     ],
   },
+  {
+    // Every string a JS function pushes (lua_pushstring: string.lower's
+    // result, a __tostring, a context value) is copied into the new Lua
+    // string with Uint8Array.from, which walks its source with the iterator
+    // protocol and allocates through the runtime: about 1 µs inside `moonwatch
+    // serve`. The typed array copy constructor makes the same copy.
+    file: 'lstring.js',
+    what: 'a pushed string is copied with the typed array copy constructor',
+    required: false,
+    steps: [
+      {
+        find: /const luaS_new = function\(L, str\) \{\n {4}return luaS_bless\(L, luastring_from\(str\)\);\n\};/g,
+        replace: 'const luaS_new = function(L, str) {\n    return luaS_bless(L, str instanceof Uint8Array ? new Uint8Array(str) : luastring_from(str));\n};',
+        expect: 1,
+      },
+    ],
+  },
 ];
 
 export interface FengariPatchReport {

@@ -60,6 +60,7 @@ describe('fengari source patches', () => {
       'lstate.js: yield without throwing: the thread records its nCcalls at resume',
       'lstring.js: a Lua string keeps the JS string it was read as',
       'lstring.js: a Lua string remembers the table entry it last found',
+      'lstring.js: a pushed string is copied with the typed array copy constructor',
       'lstring.js: string allocation is metered',
       'lstring.js: string table keys: one latin1 character per byte',
       'lstrlib.js: pattern matching counts its steps',
@@ -288,6 +289,31 @@ describe('fengari source patches', () => {
     // A cached conversion is the same array each time; an uncached one a new array.
     expect(withPatch.to_luastring('cached-key', true)).toBe(withPatch.to_luastring('cached-key', true));
     expect(withPatch.to_luastring('fresh')).not.toBe(withPatch.to_luastring('fresh'));
+  });
+
+  it('gives a pushed string the same bytes with the copy constructor as without, and never shares the caller\'s buffer', () => {
+    const { withPatch, without, left } = withAndWithout((p) => p.what.startsWith('a pushed string is copied'));
+    expect(left).toEqual(['lstring.js: a pushed string is copied with the typed array copy constructor']);
+    const backing = Uint8Array.from([0x78, 0x41, 0x42, 0xc3, 0xa9, 0x00, 0x79]);
+    const inputs = [new Uint8Array(0), Uint8Array.from([0x61]), backing, backing.subarray(1, 5), Buffer.from('buffer bytes')];
+    const pushed = (f: Fengari) =>
+      inputs.map((bytes) => {
+        const L = f.lauxlib.luaL_newstate();
+        f.lua.lua_pushstring(L, bytes);
+        const copy = f.lua.lua_tolstring(L, -1) as Uint8Array;
+        expect(copy.buffer).not.toBe(bytes.buffer); // a copy, not the caller's buffer
+        expect(copy).toBeInstanceOf(Uint8Array);
+        return [...copy];
+      });
+    expect(pushed(withPatch)).toEqual(pushed(without));
+    expect(pushed(withPatch)[3]).toEqual([0x41, 0x42, 0xc3, 0xa9]); // a view copies only its own bytes
+    // Changing the caller's buffer afterwards does not change the Lua string.
+    const L = withPatch.lauxlib.luaL_newstate();
+    const mutable = Uint8Array.from([0x6f, 0x6b]);
+    withPatch.lua.lua_pushstring(L, mutable);
+    mutable[0] = 0x4e;
+    expect(withPatch.lua.lua_tojsstring(L, -1)).toBe('ok');
+    expect(resultOf(withPatch, 'return string.lower("MiXeD ÉtÉ")')).toBe(resultOf(without, 'return string.lower("MiXeD ÉtÉ")'));
   });
 
   it('answers tostring, getmetatable and pairs the same when metafield names are kept, in several Lua states in turn', () => {
