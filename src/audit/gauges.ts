@@ -43,6 +43,8 @@ export class SessionGauges {
   private readonly byService = new Map<string, PrefixCounter>();
   private readonly byListener = new Map<string, ListenerGauge>();
   private readonly warned = new Set<string>();
+  /** The listener gauge the last open() used (forgotten with the idle ones). */
+  private lastListener: { readonly service: string; readonly listener: string; readonly gauge: ListenerGauge } | undefined;
   private openCount = 0;
   /** Set when clustered with inbound_cidr replication: SMTP opens and closes go out, inbound_cidr reads add the peers'. */
   private cl: ClusterState | null = null;
@@ -71,6 +73,12 @@ export class SessionGauges {
     if (this.cl !== null && service === 'SMTP') this.cl.outbox.gauge(peer, 1);
     let lg: ListenerGauge | undefined;
     if (listener !== undefined) {
+      // Consecutive sessions almost always come in on the same listener: its
+      // gauge is kept at hand, saving a key string and its hashing per session.
+      const last = this.lastListener;
+      lg = last !== undefined && last.service === service && last.listener === listener ? last.gauge : undefined;
+    }
+    if (listener !== undefined && lg === undefined) {
       const key = listenerKey(service, listener);
       lg = this.byListener.get(key);
       if (lg === undefined) {
@@ -81,6 +89,9 @@ export class SessionGauges {
         lg = { counter: new PrefixCounter(this.nextSeed()), open: 0 };
         this.byListener.set(key, lg);
       }
+      this.lastListener = { service, listener, gauge: lg };
+    }
+    if (lg !== undefined) {
       lg.counter.add(peer, 1, this.budget);
       lg.open++;
     }
@@ -101,6 +112,7 @@ export class SessionGauges {
 
   private forgetIdleListeners(): void {
     for (const [key, lg] of this.byListener) if (lg.open === 0) this.byListener.delete(key);
+    this.lastListener = undefined;
   }
 
   /**

@@ -103,6 +103,25 @@ describe('SessionGauges', () => {
     expect(g.openSessions).toBe(0);
   });
 
+  it('counts each session in its own listener\'s gauge when listeners alternate or one was forgotten and comes back', () => {
+    const { store } = makeStore();
+    const g = store.gauges;
+    const x1 = g.open('SMTP', A, 'mx:25');
+    const y = g.open('SMTP', A, 'mx:587');
+    const x2 = g.open('SMTP', B, 'mx:25');
+    expect(g.count('SMTP', parseCidr('/24', A), 'mx:25')).toBe(2);
+    expect(g.count('SMTP', parseCidr('/24', A), 'mx:587')).toBe(1);
+    expect(g.count('SMTP', parseCidr('/24', A), 'mx:2525')).toBe(0);
+    for (const h of [x1, y, x2]) h.close();
+    // mx:25 goes idle, is forgotten among many others, and then takes sessions again.
+    for (let i = 0; i < 200; i++) g.open('SMTP', A, `test-listener-${i}`).close();
+    const again = g.open('SMTP', A, 'mx:25');
+    expect(g.count('SMTP', parseCidr('/32', A), 'mx:25')).toBe(1);
+    again.close();
+    expect(g.count('SMTP', parseCidr('/32', A), 'mx:25')).toBe(0);
+    expect(g.openSessions).toBe(0);
+  });
+
   it('refuses to open unknown or view-only services and bad listeners', () => {
     const { store } = makeStore();
     expect(errorCode(() => store.gauges.open('smtp', A))).toBe('MW_ERR_UNKNOWN_SERVICE');
