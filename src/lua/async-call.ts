@@ -188,15 +188,17 @@ export interface Spent {
 
 /**
  * Runs the function and `nargs` arguments on `co`'s stack to the end,
- * awaiting every host call it suspends on. Returns the number of results
- * left on co's stack: synchronously when the function never waited (the
- * common case costs no promise at all), else as a promise. A fault is thrown
- * (or rejects) as a ScriptFault; the thread is then dead and must not be reused.
+ * awaiting every host call it suspends on, then gives `done` the number of
+ * results left on co's stack and returns what it makes: synchronously when
+ * the function never waited (the common case costs no promise at all), else
+ * as a promise (`done` runs inside it, a promise less per wait). A fault is
+ * thrown (or rejects) as a ScriptFault; the thread is then dead and must not
+ * be reused.
  */
-export function drive(vm: LuaVm, calls: AsyncCalls, co: LuaState, nargs: number, opts: DriveOptions, spent: Spent): number | Promise<number> {
+export function drive<T>(vm: LuaVm, calls: AsyncCalls, co: LuaState, nargs: number, opts: DriveOptions, spent: Spent, done: (co: LuaState, n: number) => T): T | Promise<T> {
   const first = step(vm, calls, co, nargs, opts, spent);
-  if (typeof first === 'number') return first;
-  return new Promise<number>((resolve, reject) => new Suspended(vm, calls, co, opts, spent, resolve, reject).wait(first));
+  if (typeof first === 'number') return done(co, first);
+  return new Promise<T>((resolve, reject) => new Suspended(vm, calls, co, opts, spent, (n) => resolve(done(co, n)), reject).wait(first));
 }
 
 /** A thread waiting on host calls until it finishes: one object per suspended callout, no closure per wait. */

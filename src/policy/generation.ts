@@ -338,22 +338,14 @@ export class Generation {
     run.running.phase = phase.name;
     run.ctx.spent.luaMs = 0;
     run.ctx.deadline = undefined;
-    const result = this.continuePhase(run, 0);
-    if (!(result instanceof Promise)) {
-      if (run.running.deferred.length > 0) this.startDeferred(run);
-      return result;
-    }
-    // Deferred runInPool jobs start once the phase is over, however it ended.
-    return result.then(
-      (r) => {
-        if (run.running.deferred.length > 0) this.startDeferred(run);
-        return r;
-      },
-      (err: unknown) => {
-        if (run.running.deferred.length > 0) this.startDeferred(run);
-        throw err;
-      },
-    );
+    // A phase that waited starts its deferred jobs at its end, inside its own chain (continuePhase).
+    return this.ended(run, this.continuePhase(run, 0));
+  }
+
+  /** Deferred runInPool jobs start once the phase is over, however it ended; a phase still waiting is not over. */
+  private ended(run: PhaseRun, result: CalloutResult | Promise<CalloutResult>): CalloutResult | Promise<CalloutResult> {
+    if (!(result instanceof Promise)) this.startDeferred(run);
+    return result;
   }
 
   /** Binds the host to the session around every resume; `r` is what the compatibility functions see (null: the session's phase). */
@@ -366,6 +358,7 @@ export class Generation {
   }
 
   private startDeferred(run: PhaseRun): void {
+    if (run.running.deferred.length === 0) return;
     this.runner.startDeferred(run.running, (r) => this.bindFor(run.session, r), this.unbind, run.session.log);
   }
 
@@ -401,9 +394,20 @@ export class Generation {
       }
       if (value instanceof Promise) {
         const next = k + 1;
+        // One promise per wait: the rest of the phase, and its end, run in its handlers.
         return value.then(
-          (v) => this.afterCallout(run, m, v) ?? this.continuePhase(run, next),
+          (v) => {
+            let r: CalloutResult | Promise<CalloutResult>;
+            try {
+              r = this.afterCallout(run, m, v) ?? this.continuePhase(run, next);
+            } catch (err) {
+              this.startDeferred(run);
+              throw err;
+            }
+            return this.ended(run, r);
+          },
           (err: unknown) => {
+            this.startDeferred(run);
             if (err instanceof ScriptFault) return { kind: 'fault', fault: err, module: m.name } as CalloutResult;
             throw err;
           },

@@ -46,16 +46,16 @@ export class PhaseRunner {
 
   /** Runs the function and `nargs` arguments on `co` (from thread()); gives its first result if a number. */
   run(co: LuaState, nargs: number, ctx: CallContext): number | undefined | Promise<number | undefined> {
-    const n = drive(this.vm, this.compat.calls, co, nargs, ctx, ctx.spent);
-    return typeof n === 'number' ? this.finish(co, n) : n.then((k) => this.finish(co, k));
+    return drive(this.vm, this.compat.calls, co, nargs, ctx, ctx.spent, this.finish);
   }
 
-  private finish(co: LuaState, n: number): number | undefined {
+  /** The callout's first result if a number; the thread goes back to the idle ones. */
+  private readonly finish = (co: LuaState, n: number): number | undefined => {
     const value = n > 0 && lua.lua_type(co, 1) === lua.LUA_TNUMBER ? (lua.lua_tonumber(co, 1) as number) : undefined;
     lua.lua_settop(co, 0);
     if (this.idle.length < MAX_IDLE_THREADS) this.idle.push(co);
     return value;
-  }
+  };
 
   /**
    * Starts fire-and-forget runInPool jobs once their phase is over. Each runs

@@ -187,5 +187,17 @@ describe('msys.sleep and msys.runInPool', () => {
     expect(out[3]).toMatch(/^false\t.*thread pool 'GPU' does not exist/);
     expect(out.slice(4)).toEqual(['job ran', 'completion\ttrue\tr']);
   });
+
+  it('starts the fire-and-forget jobs of a phase that waited and then faulted', async () => {
+    const { t, out, verdict } = await runConnect(`
+  msys.runInPool("IO", function() print("job ran") end, true)
+  msys.sleep(0)
+  print("woke")
+  error("after the wait", 0)`);
+    expect(verdict).toMatchObject({ action: 'tempfail', code: 451, fault: true });
+    expect(faultLines(t)).toEqual(['validate_connect error: after the wait']);
+    await vi.waitFor(() => expect(prints(t)).toContain('job ran'));
+    expect(out[0]).toBe('woke');
+  });
 });
 
