@@ -181,6 +181,20 @@ function bad(text: string, why: string): BadAddressError {
 }
 
 function parseMask(s: string, text: string): number {
+  // One to three digits without a leading zero, read without a regex (most masks scripts pass are "/24" or "/32").
+  const n = s.length;
+  if (n >= 1 && n <= 3 && (n === 1 || s.charCodeAt(0) !== 0x30)) {
+    let v = 0;
+    for (let i = 0; i < n; i++) {
+      const d = s.charCodeAt(i) - 0x30;
+      if (d < 0 || d > 9) {
+        v = -1;
+        break;
+      }
+      v = v * 10 + d;
+    }
+    if (v >= 0) return v;
+  }
   if (!/^\d{1,3}$/.test(s)) {
     throw new BadMaskError(`invalid mask in "${text}": a mask is a number of bits, /0 to /32 for IPv4 or /0 to /128 for IPv6`);
   }

@@ -43,7 +43,7 @@ export interface MessageState {
   mailFrom: string;
   readonly recipients: string[];
   /** The recipient the current rcptto/each_rcpt callout is about. */
-  currentRcpt?: string;
+  currentRcpt?: string | undefined;
   /** The message as received: set once DATA has been received. */
   raw?: Buffer;
   /** Parsed from raw when a script first reads or edits the content. */

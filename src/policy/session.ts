@@ -113,7 +113,7 @@ export class Session implements PolicySession {
   mailFrom(address: string): Eventually<Verdict> {
     const bare = bareAddress(address);
     this.reset();
-    this.state.message = { id: `${this.id}.${++this.messageCount}`, mailFrom: bare, recipients: [] };
+    this.state.message = { id: `${this.id}.${++this.messageCount}`, mailFrom: bare, recipients: [], currentRcpt: undefined };
     setEnvelopeKeys(this.state.vctxMess, 'mailfrom', 'MAIL FROM', bare);
     return andThen(this.phase(PHASE.mailfrom, bare), (verdict) => {
       if (isRejection(verdict)) this.state.message = null;
@@ -134,7 +134,7 @@ export class Session implements PolicySession {
         mess.set('message_rcpt_count', String(message.recipients.length));
         incrementKey(this.state.vctxConn, 'connection_rcpt_count');
       }
-      delete message.currentRcpt;
+      message.currentRcpt = undefined; // not delete: a runtime call, and a change of the object's shape
       return verdict;
     });
   }
@@ -161,7 +161,7 @@ export class Session implements PolicySession {
       }
       if (r < 0) message.recipientsFinal = true;
     }
-    delete message.currentRcpt;
+    message.currentRcpt = undefined;
     // msg:discard: the client is answered as usual; discarded copies are not handed on.
     const discarded = message.discarded;
     const deliverTo = discarded === 'all' ? [] : message.recipients.filter((r) => !discarded?.has(r));
@@ -193,7 +193,8 @@ export class Session implements PolicySession {
   reset(): void {
     this.state.message = null;
     // Everything reads the map through the state, so emptying it is the same as replacing it.
-    this.state.vctxMess.clear();
+    // (Map.prototype.clear runs in the runtime: skipped when there is nothing to clear.)
+    if (this.state.vctxMess.size > 0) this.state.vctxMess.clear();
   }
 
   protocolRejection(code: number): void {
