@@ -8,17 +8,22 @@
  * C sessions run interleaved (C=500 is what the SMTP bench's 500 clients do to
  * caches); each does connect, EHLO, MAIL, RCPT and DATA with the bench's
  * policies and raised thresholds. The TypeScript sources run under tsx, which
- * adds a little per closure the build does not have.
+ * adds a little per closure the build does not have; FROM=dist runs the
+ * compiled build in dist/ instead (`npm run build` first), what `moonwatch
+ * serve` runs, e.g. to compare two checkouts' builds.
  */
 import { readFileSync, rmSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { AuditStore } from '../src/audit/store.ts';
-import { SystemClock } from '../src/clock.ts';
-import { parseConfig } from '../src/config/load.ts';
-import { engineOptionsFrom, storeOptionsFrom } from '../src/config/schema.ts';
-import { createEngine } from '../src/policy/engine.ts';
 import { BODY, writeMoonwatchSetup, type PolicyChoice } from '../test/bench/smtp-targets.ts';
+
+const fromDist = process.env['FROM'] === 'dist';
+const load = <T>(module: string): Promise<T> => import(fromDist ? `../dist/${module}.js` : `../src/${module}.ts`) as Promise<T>;
+const { AuditStore } = await load<typeof import('../src/audit/store.ts')>('audit/store');
+const { SystemClock } = await load<typeof import('../src/clock.ts')>('clock');
+const { parseConfig } = await load<typeof import('../src/config/load.ts')>('config/load');
+const { engineOptionsFrom, storeOptionsFrom } = await load<typeof import('../src/config/schema.ts')>('config/schema');
+const { createEngine } = await load<typeof import('../src/policy/engine.ts')>('policy/engine');
 
 const which = (process.env['W'] ?? 'five') as PolicyChoice;
 const N = Number(process.env['N'] ?? 20000);
@@ -49,6 +54,6 @@ await batch(3000); // warm-up: JIT, Lua, store
 const cpu0 = process.cpuUsage();
 await batch(N);
 const cpu = process.cpuUsage(cpu0);
-console.log(`${which}, ${C} interleaved: ${((cpu.user + cpu.system) / N).toFixed(1)} µs CPU per session`);
+console.log(`${which}, ${C} interleaved${fromDist ? ' (dist)' : ''}: ${((cpu.user + cpu.system) / N).toFixed(1)} µs CPU per session`);
 await engine.close();
 rmSync(dir, { recursive: true, force: true });

@@ -170,6 +170,13 @@ describe('moonwatch serve as a process', () => {
     expect(child.lines.some((l) => l.msg === 'moonwatch stopped')).toBe(true);
     const closed = child.lines.filter((l) => l.msg === 'connection closed');
     expect(closed.filter((l) => l.reason === 'shutdown')).toHaveLength(9);
+    // The line as written: its fields in order, an absent field left out (not null, not "proxy").
+    for (const l of closed) {
+      const fields = Object.keys(l).filter((k) => ['session', 'proxy', 'peer', 'reason', 'messages', 'queue_id', 'duration_ms'].includes(k));
+      expect(fields).toEqual(['session', 'peer', 'reason', 'messages', ...(Number(l.messages) > 0 ? ['queue_id'] : []), 'duration_ms']);
+    }
+    expect(closed.some((l) => Number(l.messages) > 0)).toBe(true);
+    expect(closed.some((l) => l.messages === 0)).toBe(true);
     const summary = child.lines.find((l) => l.msg === 'all sessions closed');
     expect(summary).toMatchObject({ open_sessions: 0 });
   });
