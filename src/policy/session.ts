@@ -106,7 +106,7 @@ export class Session implements PolicySession {
   ehlo(name: string): Eventually<Verdict> {
     this.state.ehlo = name;
     this.state.vctxConn.set('ehlo_string', name);
-    this.state.vctxConn.set('ehlo_domain', name.split(/\s+/)[0] ?? '');
+    this.state.vctxConn.set('ehlo_domain', firstWord(name));
     return this.phase(PHASE.ehlo, name);
   }
 
@@ -353,6 +353,15 @@ function setEnvelopeKeys(mess: Map<string, string>, kind: string, command: strin
   mess.set(`${kind}_string`, `${command}:<${bare}>`);
   mess.set(`${kind}_localpart`, at >= 0 ? bare.slice(0, at) : bare);
   mess.set(`${kind}_domain`, at >= 0 ? bare.slice(at + 1) : '');
+}
+
+/** The EHLO argument up to its first white space (the listener passes one word: no regex for it). */
+function firstWord(name: string): string {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f) return name.split(/\s+/)[0] ?? '';
+  }
+  return name;
 }
 
 /** Context values are strings; the predefined counters are kept as decimal text. */

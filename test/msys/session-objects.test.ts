@@ -5,6 +5,29 @@ const prints = (t: { records: { msg: string; script_print?: unknown }[] }) =>
   t.records.filter((r) => r.script_print).map((r) => r.msg);
 
 describe('vctx', () => {
+  it('gives ehlo_string the whole EHLO argument and ehlo_domain its first word, whatever the white space', async () => {
+    const t = await testEngine({
+      scripts: {
+        'e.lua': `local m = {}
+function m:validate_ehlo(str, ac, vctx)
+  print("[" .. vctx:get(msys.core.VCTX_CONN, "ehlo_string") .. "|" .. vctx:get(msys.core.VCTX_CONN, "ehlo_domain") .. "]")
+  return msys.core.VALIDATE_CONT
+end
+msys.registerModule("e", m)`,
+      },
+    });
+    const names = ['mx.example', 'a b', 'a\tb c', ' lead', 'tail ', 'a\u00a0b', 'caf\u00e9.example', '', 'x\u0001y'];
+    for (const name of names) {
+      const s = t.engine.openSession({ remote: { address: '192.0.2.9', port: 1 } });
+      await s.connect();
+      await s.ehlo(name);
+      s.close('quit');
+    }
+    expect(prints(t)).toEqual(names.map((n) => `[${n}|${n.split(/\s+/)[0] ?? ''}]`));
+    expect(prints(t)[1]).toBe('[a b|a]');
+    expect(prints(t)[5]).toBe('[a\u00a0b|a]');
+  });
+
   it('stores context values as strings and reports existence as 1/0', async () => {
     const t = await testEngine({
       scripts: {
