@@ -181,20 +181,9 @@ function bad(text: string, why: string): BadAddressError {
 }
 
 function parseMask(s: string, text: string): number {
-  // One to three digits without a leading zero, read without a regex (most masks scripts pass are "/24" or "/32").
-  const n = s.length;
-  if (n >= 1 && n <= 3 && (n === 1 || s.charCodeAt(0) !== 0x30)) {
-    let v = 0;
-    for (let i = 0; i < n; i++) {
-      const d = s.charCodeAt(i) - 0x30;
-      if (d < 0 || d > 9) {
-        v = -1;
-        break;
-      }
-      v = v * 10 + d;
-    }
-    if (v >= 0) return v;
-  }
+  // Most masks scripts pass ("/24", "/32") are read without a regex; the rest get the reasons below.
+  const bits = smallDecimal(s, 0, s.length);
+  if (bits >= 0) return bits;
   if (!/^\d{1,3}$/.test(s)) {
     throw new BadMaskError(`invalid mask in "${text}": a mask is a number of bits, /0 to /32 for IPv4 or /0 to /128 for IPv6`);
   }
@@ -234,25 +223,29 @@ function parseRaw(body: string, whole: string = body): IpAddress {
  */
 function dottedQuad(s: string): number {
   let value = 0;
-  let part = 0;
-  let digits = 0;
-  let parts = 0;
-  for (let i = 0; i <= s.length; i++) {
-    const c = i < s.length ? s.charCodeAt(i) : 0x2e;
-    if (c >= 0x30 && c <= 0x39) {
-      if (digits === 1 && part === 0) return -1; // a leading zero
-      part = part * 10 + (c - 0x30);
-      if (++digits > 3 || part > 255) return -1;
-    } else if (c === 0x2e && digits > 0 && parts < 4) {
-      value = value * 256 + part;
-      parts++;
-      part = 0;
-      digits = 0;
-    } else {
-      return -1;
-    }
+  let start = 0;
+  for (let part = 0; part < 4; part++) {
+    const end = part < 3 ? s.indexOf('.', start) : s.length;
+    if (end < 0) return -1;
+    const v = smallDecimal(s, start, end);
+    if (v < 0 || v > 255) return -1;
+    value = value * 256 + v;
+    start = end + 1;
   }
-  return parts === 4 ? value >>> 0 : -1;
+  return value >>> 0;
+}
+
+/** The value of s[start, end) if it is one to three digits without a leading zero, else -1. */
+function smallDecimal(s: string, start: number, end: number): number {
+  const n = end - start;
+  if (n < 1 || n > 3 || (n > 1 && s.charCodeAt(start) === 0x30)) return -1;
+  let v = 0;
+  for (let i = start; i < end; i++) {
+    const d = s.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
 }
 
 function parseV4(s: string, whole: string): number {
