@@ -26,6 +26,17 @@ function stateWith(f: Fengari, chunk: string): LuaState {
   return L;
 }
 
+/**
+ * Runs `probe` (ES module source lines) in a fresh Node under tsx with `flags`,
+ * `module` as process.argv[1]; returns the JSON its last output line holds.
+ */
+function inFreshProcess(probe: readonly string[], module: string, flags: readonly string[] = [], env: NodeJS.ProcessEnv = process.env): unknown {
+  const file = fileURLToPath(new URL(module, import.meta.url));
+  const r = spawnSync(process.execPath, [...flags, '--import', 'tsx', '--input-type=module', '-e', probe.join('\n'), file], { encoding: 'utf8', env });
+  expect(r.status, r.stderr).toBe(0);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+}
+
 /** The string `chunk` returns, run on a new state of `f`. */
 function resultOf(f: Fengari, chunk: string): string | null {
   const L = stateWith(f, chunk);
@@ -384,11 +395,8 @@ describe('fengari source patches', () => {
       'await new Promise((r) => setTimeout(r, 0)); globalThis.gc(); await new Promise((r) => setTimeout(r, 0)); globalThis.gc();',
       "lua.lua_getglobal(L, to_luastring('read'));",
       'console.log(JSON.stringify({ readByScript, readByHost, shown, readStillThere: lua.lua_type(L, -1) === lua.LUA_TFUNCTION, scriptTable: scriptTable.deref() === undefined, hostTable: hostTable.deref() === undefined, metatable: metatable.deref() === undefined }));',
-    ].join('\n');
-    const fengari = fileURLToPath(new URL('../../src/lua/fengari.ts', import.meta.url));
-    const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', probe, fengari], { encoding: 'utf8' });
-    expect(r.status, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual({ readByScript: 1, readByHost: 1, shown: 'shown', readStillThere: true, scriptTable: true, hostTable: true, metatable: true });
+    ];
+    expect(inFreshProcess(probe, '../../src/lua/fengari.ts', ['--expose-gc'])).toEqual({ readByScript: 1, readByHost: 1, shown: 'shown', readStillThere: true, scriptTable: true, hostTable: true, metatable: true });
   });
 
   it('pins fengari exactly in package.json', () => {
@@ -597,11 +605,8 @@ describe("fengari's exports objects", () => {
       "const cache = new Proxy(require.cache, { deleteProperty(t, k) { if (ours(k) && t[k]) { files++; if (!fast(t[k].exports)) patched.push(name(k)); } return Reflect.deleteProperty(t, k); } });",
       "loadPatchedFengari(Object.assign((id) => require(id), { resolve: require.resolve, cache }));",
       "console.log(JSON.stringify({ published: published.sort(), patched, files }));",
-    ].join('\n');
-    const loader = fileURLToPath(new URL('../../src/lua/fengari-patch.ts', import.meta.url));
-    const r = spawnSync(process.execPath, ['--allow-natives-syntax', '--import', 'tsx', '--input-type=module', '-e', probe, loader], { encoding: 'utf8' });
-    expect(r.status, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { published: string[]; patched: string[]; files: number };
+    ];
+    const out = inFreshProcess(probe, '../../src/lua/fengari-patch.ts', ['--allow-natives-syntax']) as { published: string[]; patched: string[]; files: number };
     expect(out.published).toEqual(expect.arrayContaining(['lapi.js', 'lobject.js']));
     expect(out.files).toBeGreaterThan(30);
     expect(out.patched).toEqual([]);
@@ -617,11 +622,8 @@ describe('importing moonwatch', () => {
       "const req = createRequire(import.meta.url);",
       "const loaded = Object.keys(req.cache).filter((k) => k.includes('/fengari/'));",
       "console.log(JSON.stringify({ loaded: loaded.length, env: process.env.FENGARICONF ?? null }));",
-    ].join('\n');
-    const index = fileURLToPath(new URL('../../src/index.ts', import.meta.url));
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe, index], { encoding: 'utf8', env: { ...process.env, FENGARICONF: '' } });
-    expect(r.status, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual({ loaded: 0, env: '' });
+    ];
+    expect(inFreshProcess(probe, '../../src/index.ts', [], { ...process.env, FENGARICONF: '' })).toEqual({ loaded: 0, env: '' });
   });
 });
 
